@@ -1,0 +1,3 @@
+"""deployer: declarative deployment of ML models to Snowflake as Python UDFs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,37 @@
+"""The one small interface every target implements.
+
+The Snowflake target (Snowpark) and the local engine both provide it; planner,
+executor and CLI use nothing else, so what is tested locally is what runs in
+Snowflake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Result:
+    """Rows of one statement, with column names as Snowflake reports them."""
+
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = field(default_factory=tuple)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+class Session(Protocol):
+    def run(self, sql: str) -> Result:
+        """Run one SQL statement; raise deployer.errors.SQLError on failure."""
+
+    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True) -> Result:
+        """Upload one local file to `@stage/dir/` without compression.
+
+        `stage_dir` is a stage location such as `@DB.SCHEMA.STAGE/predict/1a2b`.
+        """
+
+    def close(self) -> None:
+        """Release the connection or the engine's lock."""
