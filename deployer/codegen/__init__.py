@@ -1,0 +1,262 @@
+"""Code generation: one exact CREATE FUNCTION statement (and its handler) per model.
+
+Pure functions of the desired state and the staged files: the same manifest and files always
+give byte-identical SQL. The product's metadata rides at the end of the COMMENT as compact JSON;
+its spec hash covers the statement without the comment (which already names every file by its
+digest), so any change to code, packages or files changes the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .. import __version__
+from ..artifacts import DigestCache, StagedFile, model_files, staged_name
+from ..desired import SQL_TYPES, DesiredState, Model
+from ..errors import DeployerError
+from ..identifiers import qualified, quote
+
+HANDLER_NAME = "predict"
+META_KEY = "deployer"
+_META_START = '{"' + META_KEY + '":'
+
+# What each framework's handler imports, by package name as Snowflake's channel spells it.
+FRAMEWORK_PACKAGES = {
+    "keras": ("tensorflow", "pandas"),
+    "sklearn": ("scikit-learn", "joblib", "pandas"),
+}
+STEP_PACKAGES = ("scikit-learn", "joblib")
+
+_PACKAGE = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*((?:[=<>!~]=?|===)[A-Za-z0-9_.*+!,<>=~ \-]*)?\s*")
+
+_UNSET = object()
+
+
+class CodegenError(DeployerError):
+    """A model that cannot be turned into a valid statement."""
+
+
+@dataclass(frozen=True)
+class RenderedFunction:
+    model: Model
+    files: tuple[StagedFile, ...]
+    handler: str  # the Python source between $$ ... $$
+    sql: str  # the full CREATE OR REPLACE FUNCTION statement
+    spec_hash: str  # "sha256:<hex>" of `sql` rendered without its COMMENT
+    signature: str  # "ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)"
+
+
+# --------------------------------------------------------------------------- literals
+
+
+def sql_string(text: str) -> str:
+    """A Snowflake single-quoted literal: backslash is an escape character there too."""
+    return "'" + str(text).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def py_literal(value) -> str:
+    """A Python literal; `$` is written as `\\x24` so data can never close the `$$` body."""
+    return repr(value).replace("$", "\\x24")
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("deployer", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["sql_str"] = sql_string
+    env.filters["py"] = py_literal
+    return env
+
+
+def _render(template: str, **values) -> str:
+    return _env().get_template(template).render(**values)
+
+
+# --------------------------------------------------------------------------- packages
+
+
+def _split_package(spec: str) -> tuple[str, str]:
+    m = _PACKAGE.fullmatch(spec)
+    if not m:
+        raise CodegenError(f"package {spec!r} is not of the form name, name==1.2 or name>=1.2,<2")
+    return m.group(1), (m.group(2) or "").replace(" ", "")
+
+
+def _package_key(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def packages_for(model: Model) -> tuple[str, ...]:
+    """Framework-implied packages merged with the model's, one per name, sorted by name.
+
+    A version spec written by the user wins over a bare name; two different specs for one
+    package are an error.
+    """
+    implied = list(FRAMEWORK_PACKAGES[model.framework])
+    if model.preprocess or model.postprocess:
+        implied += STEP_PACKAGES
+    chosen: dict[str, tuple[str, str]] = {}
+    for spec in [*implied, *model.packages]:
+        name, version = _split_package(spec)
+        key = _package_key(name)
+        if key not in chosen or not chosen[key][1]:
+            chosen[key] = (name, version)
+        elif version and version != chosen[key][1]:
+            raise CodegenError(
+                f"model {model.name}: package {name} is listed as {chosen[key][0]}{chosen[key][1]} "
+                f"and {name}{version}"
+            )
+    return tuple(name + version for _, (name, version) in sorted(chosen.items()))
+
+
+# --------------------------------------------------------------------------- handler
+
+
+def signature(state: DesiredState, model: Model) -> str:
+    name = qualified(state.database, state.schema, model.name)
+    return f"{name}({', '.join(model.arg_types)})"
+
+
+def render_handler(state: DesiredState, model: Model) -> str:
+    if model.framework not in FRAMEWORK_PACKAGES:
+        raise CodegenError(f"model {model.name}: unknown framework {model.framework!r}")
+    return _render(
+        "handler.py.j2",
+        version=__version__,
+        signature=signature(state, model),
+        framework=model.framework,
+        features=[f.name for f in model.features],
+        feature_types=[f.type for f in model.features],
+        output_type=model.output_type,
+        model_file=staged_name(model.artifact),
+        model_method=model.method or "predict",
+        preprocess=[(staged_name(s.artifact), s.method or "transform") for s in model.preprocess],
+        postprocess=[(staged_name(s.artifact), s.method or "transform") for s in model.postprocess],
+        max_batch_size=model.max_batch_size,
+    )
+
+
+# --------------------------------------------------------------------------- statements
+
+
+def _function_sql(state, model, files, body, comment) -> str:
+    if "$$" in body:
+        raise CodegenError(f"model {model.name}: the handler contains '$$', which would end the body")
+    sql = _render(
+        "create_function.sql.j2",
+        name=qualified(state.database, state.schema, model.name),
+        arguments=[f"{quote(f.name)} {f.sql_type}" for f in model.features],
+        returns=SQL_TYPES[model.output_type],
+        runtime_version=model.runtime_version,
+        comment=comment,
+        imports=[f.stage_path for f in files],
+        packages=packages_for(model),
+        handler_name=HANDLER_NAME,
+        body=body,
+    )
+    return sql.rstrip("\n")
+
+
+def render_function(
+    state: DesiredState,
+    model: Model,
+    files: tuple[StagedFile, ...] | None = None,
+    *,
+    git_commit: str | None = _UNSET,  # type: ignore[assignment]
+    cache: DigestCache | None = None,
+) -> RenderedFunction:
+    """The CREATE OR REPLACE FUNCTION statement for `model`.
+
+    `files` defaults to model_files(state, model, cache). `git_commit` defaults to the HEAD of
+    the git checkout holding the manifest (None outside one, or to leave it out).
+    """
+    if files is None:
+        files = model_files(state, model, cache)
+    if git_commit is _UNSET:
+        git_commit = git_head(state.root)
+    body = render_handler(state, model)
+    spec = "sha256:" + hashlib.sha256(
+        _function_sql(state, model, files, body, None).encode("utf-8")
+    ).hexdigest()
+    meta = {"spec": spec, "model": model.name, "manifest": state.manifest_path.name,
+            "version": __version__}
+    if git_commit:
+        meta["commit"] = git_commit
+    comment = compose_comment(model.comment, meta)
+    return RenderedFunction(
+        model=model,
+        files=tuple(files),
+        handler=body,
+        sql=_function_sql(state, model, files, body, comment),
+        spec_hash=spec,
+        signature=signature(state, model),
+    )
+
+
+def render_stage(state: DesiredState) -> str:
+    return _render(
+        "create_stage.sql.j2",
+        name=qualified(state.database, state.schema, state.stage),
+        comment=state.stage_comment,
+    ).rstrip("\n")
+
+
+# --------------------------------------------------------------------------- comment metadata
+
+
+def compose_comment(user_comment: str | None, meta: dict) -> str:
+    data = json.dumps({META_KEY: meta}, separators=(",", ":"), ensure_ascii=True)
+    return f"{user_comment} {data}" if user_comment else data
+
+
+def split_comment(comment: str | None) -> tuple[str | None, dict | None]:
+    """(the user's comment, the product's metadata) from a COMMENT as Snowflake returns it."""
+    if not comment:
+        return comment, None
+    start = comment.rfind(_META_START)
+    if start < 0:
+        return comment, None
+    try:
+        data = json.loads(comment[start:])
+    except ValueError:
+        return comment, None
+    if not isinstance(data, dict) or not isinstance(data.get(META_KEY), dict):
+        return comment, None
+    user = comment[:start].rstrip(" ") or None
+    return user, data[META_KEY]
+
+
+def parse_comment_metadata(comment: str | None) -> dict | None:
+    """The metadata render put at the end of a COMMENT ({"spec", "model", ...}), or None."""
+    return split_comment(comment)[1]
+
+
+# --------------------------------------------------------------------------- git
+
+
+@lru_cache(maxsize=16)
+def git_head(folder: Path) -> str | None:
+    """The commit checked out in the git work tree holding `folder`, or None."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--verify", "-q", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    head = out.stdout.strip()
+    return head if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", head) else None
