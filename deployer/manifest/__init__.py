@@ -1,0 +1,1 @@
+"""Manifest loading: render (Jinja2), parse (YAML with positions), validate, normalise."""

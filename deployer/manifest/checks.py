@@ -1,0 +1,243 @@
+"""Checks beyond the schema: the rules a JSON Schema cannot express.
+
+Each check yields (path, message); all run, so every problem is reported at
+once. They are defensive about shape, since schema errors are reported too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from deployer import identifiers, packages
+from deployer.desired import SUPPORTED_RUNTIMES
+
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+SKLEARN_SUFFIXES = (".joblib", ".pkl", ".pickle", ".sav", ".ct")
+
+Found = Iterator[tuple[tuple, str]]
+
+
+def check(data: dict[str, Any], root: Path) -> Found:
+    for key in ("database", "schema"):
+        yield from _identifier(data.get(key), (key,))
+    stage = data.get("stage")
+    yield from _identifier(stage.get("name") if isinstance(stage, dict) else stage,
+                           ("stage", "name") if isinstance(stage, dict) else ("stage",))
+    targets = data.get("targets")
+    if isinstance(targets, dict):
+        for name, target in targets.items():
+            if isinstance(target, dict):
+                for key in ("database", "schema", "stage"):
+                    yield from _identifier(target.get(key), ("targets", name, key))
+    defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
+    yield from _defaults(defaults, root)
+    models = data.get("models")
+    if isinstance(models, list):
+        yield from _models(models, root)
+
+
+def check_target(data: dict[str, Any], name: str, from_cli: bool) -> Found:
+    targets = data.get("targets")
+    known = sorted(targets) if isinstance(targets, dict) else ["local"]
+    if name not in known:
+        where = () if from_cli else ("default_target",)
+        source = "--target" if from_cli else "default_target"
+        yield where, f"{source} '{name}' is not a target of this manifest (targets: {', '.join(known)})"
+
+
+def _identifier(value: Any, path: tuple) -> Found:
+    if isinstance(value, str) and value:
+        try:
+            identifiers.normalize(value)
+        except identifiers.IdentifierError as exc:
+            yield path, str(exc)
+
+
+def _defaults(defaults: dict[str, Any], root: Path) -> Found:
+    yield from _runtime(defaults.get("runtime_version"), ("defaults", "runtime_version"))
+    yield from _packages(defaults.get("packages"), ("defaults", "packages"))
+    yield from _files(defaults.get("imports"), root, ("defaults", "imports"))
+
+
+def _models(models: list[Any], root: Path) -> Found:
+    seen_names: dict[str, int] = {}
+    seen_signatures: dict[tuple, int] = {}
+    for i, model in enumerate(models):
+        if not isinstance(model, dict):
+            continue
+        path = ("models", i)
+        name = model.get("name")
+        yield from _identifier(name, path + ("name",))
+        features = model.get("features") if isinstance(model.get("features"), list) else []
+        feature_names = yield from _features(features, path)
+        if isinstance(name, str):
+            if name in seen_names:
+                yield path + ("name",), f"duplicate model name '{name}' (also models[{seen_names[name]}])"
+            else:
+                seen_names[name] = i
+                signature = _signature(name, features)
+                if signature in seen_signatures:
+                    j = seen_signatures[signature]
+                    yield path + ("name",), (f"models[{j}] and models[{i}] would both become the function "
+                                             f"{signature[0]}({', '.join(signature[1])})")
+                elif signature:
+                    seen_signatures[signature] = i
+        yield from _artifact(model, root, path)
+        for kind in ("preprocess", "postprocess"):
+            steps = model.get(kind)
+            for j, step in enumerate(steps if isinstance(steps, list) else []):
+                if isinstance(step, dict) and isinstance(step.get("artifact"), str):
+                    yield from _file(step["artifact"], root, path + (kind, j, "artifact"))
+        yield from _files(model.get("imports"), root, path + ("imports",))
+        yield from _runtime(model.get("runtime_version"), path + ("runtime_version",))
+        yield from _packages(model.get("packages"), path + ("packages",))
+        output = model.get("output") if isinstance(model.get("output"), dict) else {}
+        yield from _tests(model.get("tests"), feature_names, output.get("type"), path)
+
+
+def _signature(name: str, features: list[Any]) -> tuple | None:
+    from deployer.desired import SIGNATURE_TYPES
+    try:
+        stored = identifiers.normalize(name)
+    except identifiers.IdentifierError:
+        return None
+    types = tuple(SIGNATURE_TYPES.get(f.get("type"), "?") for f in features if isinstance(f, dict))
+    return stored, types
+
+
+def _features(features: list[Any], path: tuple):
+    names: dict[str, str] = {}  # stored name -> type
+    for j, feature in enumerate(features):
+        if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
+            continue
+        fpath = path + ("features", j, "name")
+        try:
+            stored = identifiers.normalize(feature["name"])
+        except identifiers.IdentifierError as exc:
+            yield fpath, str(exc)
+            continue
+        if stored in names:
+            yield fpath, f"duplicate feature name '{feature['name']}' (features are {stored} once each)"
+        names[stored] = feature.get("type")
+    return names
+
+
+def _artifact(model: dict[str, Any], root: Path, path: tuple) -> Found:
+    artifact, framework = model.get("artifact"), model.get("framework")
+    if not isinstance(artifact, str) or not artifact:
+        return
+    apath = path + ("artifact",)
+    full = root / artifact
+    if not full.exists():
+        yield apath, f"'{artifact}' does not exist (looked for {full})"
+        return
+    suffix = full.suffix.lower()
+    if framework == "keras":
+        if full.is_dir():
+            if not (full / "saved_model.pb").is_file():
+                yield apath, f"'{artifact}' is a folder but not a SavedModel (no saved_model.pb in it)"
+        elif suffix not in KERAS_SUFFIXES:
+            yield apath, (f"'{artifact}' does not fit framework keras "
+                          f"(expected .h5, .keras or a SavedModel folder; "
+                          f"{'.joblib/pickle files are framework sklearn' if suffix in SKLEARN_SUFFIXES else 'got ' + (suffix or 'no suffix')})")
+        else:
+            yield from _readable(full, artifact, apath)
+    elif framework == "sklearn":
+        if full.is_dir():
+            yield apath, f"'{artifact}' is a folder; framework sklearn needs a joblib or pickle file"
+        elif suffix in KERAS_SUFFIXES:
+            yield apath, f"'{artifact}' does not fit framework sklearn ({suffix} files are framework keras)"
+        else:
+            yield from _readable(full, artifact, apath)
+
+
+def _file(rel: str, root: Path, path: tuple) -> Found:
+    full = root / rel
+    if not full.exists():
+        yield path, f"'{rel}' does not exist (looked for {full})"
+    elif full.is_dir():
+        yield path, f"'{rel}' is a folder; a file is required here"
+    else:
+        yield from _readable(full, rel, path)
+
+
+def _readable(full: Path, rel: str, path: tuple) -> Found:
+    if not os.access(full, os.R_OK):
+        yield path, f"'{rel}' is not readable"
+
+
+def _files(values: Any, root: Path, path: tuple) -> Found:
+    for j, rel in enumerate(values if isinstance(values, list) else []):
+        if isinstance(rel, str) and rel:
+            yield from _file(rel, root, path + (j,))
+
+
+def _runtime(value: Any, path: tuple) -> Found:
+    if value is None:
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield path, (f"runtime_version must be a quoted string such as \"3.11\" "
+                     f"(unquoted, {value!r} is read as a number)")
+    elif isinstance(value, str) and value not in SUPPORTED_RUNTIMES:
+        yield path, f"runtime_version {value!r} is not supported (supported: {', '.join(SUPPORTED_RUNTIMES)})"
+
+
+def _packages(values: Any, path: tuple) -> Found:
+    for j, spec in enumerate(values if isinstance(values, list) else []):
+        if isinstance(spec, str):
+            try:
+                packages.parse(spec)
+            except packages.PackageSpecError as exc:
+                yield path + (j,), str(exc)
+
+
+_VALUE_KINDS = {
+    "float": ((int, float), "a number"),
+    "number": ((int, float), "a number"),
+    "int": ((int,), "an integer"),
+    "string": ((str,), "a string"),
+    "boolean": ((bool,), "true or false"),
+}
+
+
+def _fits(value: Any, kind: str | None) -> bool:
+    if value is None or kind not in _VALUE_KINDS:
+        return True
+    if isinstance(value, bool):
+        return kind == "boolean"
+    if kind == "int" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _VALUE_KINDS[kind][0])
+
+
+def _tests(tests: Any, features: dict[str, str], output_type: Any, path: tuple) -> Found:
+    for j, test in enumerate(tests if isinstance(tests, list) else []):
+        if not isinstance(test, dict):
+            continue
+        tpath = path + ("tests", j)
+        given = test.get("input") if isinstance(test.get("input"), dict) else None
+        if given is not None:
+            stored = {}
+            for key, value in given.items():
+                try:
+                    stored[identifiers.normalize(key)] = (key, value)
+                except identifiers.IdentifierError:
+                    stored[key] = (key, value)
+            for name in stored.keys() - features.keys():
+                yield tpath + ("input", stored[name][0]), (
+                    f"'{stored[name][0]}' is not a feature of this model (features: {', '.join(features)})")
+            missing = [name for name in features if name not in stored]
+            if missing:
+                yield tpath + ("input",), f"input is missing feature(s): {', '.join(missing)}"
+            for name, (key, value) in stored.items():
+                kind = features.get(name)
+                if kind and not _fits(value, kind):
+                    yield tpath + ("input", key), (
+                        f"{value!r} does not fit feature {name} of type {kind} (expected {_VALUE_KINDS[kind][1]})")
+        if "expect" in test and isinstance(output_type, str) and not _fits(test["expect"], output_type):
+            yield tpath + ("expect",), (f"{test['expect']!r} does not fit the output type {output_type} "
+                                        f"(expected {_VALUE_KINDS[output_type][1]})")
+        if test.get("tolerance") is not None and output_type in ("string", "boolean"):
+            yield tpath + ("tolerance",), f"a tolerance only applies to numeric outputs, not {output_type}"

@@ -1,0 +1,178 @@
+"""Load a manifest: read → render → parse → validate → normalise into a DesiredState."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from deployer import identifiers, packages
+from deployer.desired import DEFAULT_RUNTIME, DesiredState, Feature, Model, SmokeTest, Step, Target
+from deployer.errors import DeployerError, ManifestError, Problem
+from deployer.manifest import checks, render as render_mod, schema, yamlpos
+
+DEFAULT_FILE = "deploy.yaml"
+DEFAULT_LOCAL_PATH = ".deployer/local"
+
+
+def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
+                  overrides: Mapping[str, str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> DesiredState:
+    """Return the desired state for `target`, or raise ManifestError listing every problem."""
+    shown = str(file)
+    path = Path(file).expanduser().resolve()
+    text = _read(path, shown)
+    if not text.strip():
+        raise ManifestError([Problem(shown, None, None, "", "the manifest is empty")])
+
+    prelude = _prelude(text)
+    target_name = target or prelude.get("default_target") or "local"
+    if not isinstance(target_name, str):
+        target_name = str(target_name)
+    targets = prelude.get("targets") if isinstance(prelude.get("targets"), dict) else None
+    target_spec = (targets or {"local": {"type": "local"}}).get(target_name)
+    target_scope = dict(target_spec) if isinstance(target_spec, dict) else {}
+    target_scope["name"] = target_name
+    variables = dict(prelude.get("vars") or {}) if isinstance(prelude.get("vars"), dict) else {}
+    variables.update(overrides or {})
+
+    try:
+        rendered = render_mod.render(text, variables=variables, target=target_scope, environ=environ)
+    except render_mod.RenderError as exc:
+        raise ManifestError([Problem(shown, exc.line, None, "", exc.message)]) from None
+    try:
+        parsed = yamlpos.parse(rendered)
+    except yamlpos.YAMLSyntaxError as exc:
+        raise ManifestError([Problem(shown, exc.line, exc.col, "", exc.message)]) from None
+    data = parsed.data
+    if data is None:
+        raise ManifestError([Problem(shown, None, None, "", "the manifest is empty")])
+    if not isinstance(data, dict):
+        kind = f"a {type(data).__name__}"
+        raise ManifestError([Problem(shown, 1, 1, "", f"the manifest must be a mapping of keys at the top level, got {kind}")])
+
+    problems: list[Problem] = []
+
+    def add(where: tuple, message: str, key: str | None = None) -> None:
+        line, col = parsed.key_where(where, key) if key else parsed.where(where)
+        shown_path = yamlpos.format_path(where + ((key,) if key else ()))
+        problems.append(Problem(shown, line, col, shown_path, message))
+
+    for where, key, line, col in parsed.duplicates:
+        problems.append(Problem(shown, line, col, yamlpos.format_path(where + (key,)), f"duplicate key '{key}'"))
+    for where, message, key in schema.errors(data):
+        add(where, message, key)
+    root = path.parent
+    for where, message in checks.check(data, root):
+        add(where, message)
+    for where, message in checks.check_target(data, target_name, from_cli=target is not None):
+        add(where, message)
+    if problems:
+        raise ManifestError(_ordered(problems))
+    return normalize(data, path, target_name, variables)
+
+
+def _read(path: Path, shown: str) -> str:
+    if not path.exists():
+        raise DeployerError(f"{shown}: no such file (pass -f PATH to name the manifest)")
+    if path.is_dir():
+        raise DeployerError(f"{shown}: is a folder, not a manifest file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DeployerError(f"{shown}: cannot read: {exc.strerror}") from None
+    if b"\x00" in raw:
+        raise ManifestError([Problem(shown, None, None, "", "not a text file (a YAML manifest was expected)")])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ManifestError([Problem(shown, line, None, "", "not valid UTF-8 text (a YAML manifest was expected)")]) from None
+
+
+class _Lenient(jinja2.ChainableUndefined):
+    __str__ = lambda self: ""  # noqa: E731
+
+
+_LENIENT = SandboxedEnvironment(undefined=_Lenient)
+
+
+def _prelude(text: str) -> dict[str, Any]:
+    """`vars`, `targets` and `default_target`, read before the real render needs them."""
+    try:
+        data = yamlpos.parse(_LENIENT.from_string(text).render(env={}, var={}, target={})).data
+    except Exception:  # any failure here is reported by the strict pass
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.line or 0, p.col or 0, p.path))
+
+
+def normalize(data: dict[str, Any], path: Path, target_name: str, variables: Mapping[str, Any]) -> DesiredState:
+    root = path.parent
+    targets = data.get("targets") or {"local": {"type": "local"}}
+    spec = targets[target_name]
+    stage = data["stage"]
+    stage_name, stage_comment = (stage["name"], stage.get("comment")) if isinstance(stage, dict) else (stage, None)
+    target = Target(
+        name=target_name,
+        type=spec["type"],
+        connection=spec.get("connection"),
+        path=(root / spec.get("path", DEFAULT_LOCAL_PATH)).resolve() if spec["type"] == "local" else None,
+    )
+    defaults = data.get("defaults") or {}
+    models = tuple(_model(m, defaults, root) for m in data["models"])
+    return DesiredState(
+        manifest_path=path,
+        target=target,
+        database=identifiers.normalize(spec.get("database", data["database"])),
+        schema=identifiers.normalize(spec.get("schema", data["schema"])),
+        stage=identifiers.normalize(spec.get("stage", stage_name)),
+        stage_comment=stage_comment,
+        models=models,
+        vars=tuple(sorted((str(k), v) for k, v in variables.items())),
+    )
+
+
+def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
+    features = tuple(Feature(identifiers.normalize(f["name"]), f["type"]) for f in raw["features"])
+    return Model(
+        name=identifiers.normalize(raw["name"]),
+        framework=raw["framework"],
+        artifact=(root / raw["artifact"]).resolve(),
+        features=features,
+        output_type=raw["output"]["type"],
+        method=raw.get("method"),
+        preprocess=tuple(Step((root / s["artifact"]).resolve(), s.get("method", "transform"))
+                         for s in raw.get("preprocess", [])),
+        postprocess=tuple(Step((root / s["artifact"]).resolve(), s.get("method", "transform"))
+                          for s in raw.get("postprocess", [])),
+        packages=_merge_packages(defaults.get("packages", []), raw.get("packages", [])),
+        imports=tuple(dict.fromkeys((root / p).resolve()
+                                    for p in [*defaults.get("imports", []), *raw.get("imports", [])])),
+        max_batch_size=raw.get("max_batch_size", defaults.get("max_batch_size")),
+        comment=raw.get("comment", defaults.get("comment")),
+        runtime_version=raw.get("runtime_version", defaults.get("runtime_version", DEFAULT_RUNTIME)),
+        tests=tuple(_test(t, features) for t in raw.get("tests", [])),
+    )
+
+
+def _merge_packages(*lists: list[str]) -> tuple[str, ...]:
+    """Later lists win for the same package; first-seen order is kept."""
+    merged: dict[str, str] = {}
+    for specs in lists:
+        for spec in specs:
+            parsed = packages.parse(spec)
+            merged[parsed.key] = str(parsed)
+    return tuple(merged.values())
+
+
+def _test(raw: dict[str, Any], features: tuple[Feature, ...]) -> SmokeTest:
+    given = {identifiers.normalize(k): v for k, v in raw["input"].items()}
+    return SmokeTest(inputs=tuple(given[f.name] for f in features), expect=raw["expect"],
+                     tolerance=raw.get("tolerance"))

@@ -1,0 +1,1 @@
+placeholder: validate does not load artifacts with --no-preflight
