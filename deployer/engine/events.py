@@ -1,0 +1,46 @@
+"""The local event table: records handlers log, queryable as SNOWFLAKE.TELEMETRY.EVENTS.
+
+Columns follow Snowflake's event table
+(https://docs.snowflake.com/en/developer-guide/logging-tracing/event-table-columns):
+TIMESTAMP, OBSERVED_TIMESTAMP, RECORD_TYPE ('LOG'), RECORD ({"severity_text": ...}),
+RESOURCE_ATTRIBUTES (snow.database.name, snow.schema.name, snow.executable.name ...),
+SCOPE ({"name": logger}), RECORD_ATTRIBUTES (code.filepath, code.lineno ...), VALUE
+(the message). Three plain local columns, SEVERITY, FUNCTION_NAME and MESSAGE, make
+queries easy without JSON paths.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+DATABASE, SCHEMA, TABLE = "SNOWFLAKE", "TELEMETRY", "EVENTS"
+
+DDL = f'''CREATE TABLE IF NOT EXISTS "{DATABASE}"."{SCHEMA}"."{TABLE}" (
+    "TIMESTAMP" TIMESTAMP, "OBSERVED_TIMESTAMP" TIMESTAMP, "RECORD_TYPE" VARCHAR,
+    "RECORD" JSON, "RESOURCE_ATTRIBUTES" JSON, "SCOPE" JSON, "RECORD_ATTRIBUTES" JSON,
+    "VALUE" VARCHAR, "SEVERITY" VARCHAR, "FUNCTION_NAME" VARCHAR, "MESSAGE" VARCHAR)'''
+
+INSERT = f'INSERT INTO "{DATABASE}"."{SCHEMA}"."{TABLE}" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+
+_SEVERITY = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+def rows(function: dict, records: list[dict]) -> list[tuple]:
+    """Event rows for log records of one function (`function`: database, schema, name, label)."""
+    out = []
+    observed = datetime.now(timezone.utc).replace(tzinfo=None)
+    resource = json.dumps({
+        "snow.database.name": function["database"], "snow.schema.name": function["schema"],
+        "snow.executable.name": function["label"], "snow.executable.type": "FUNCTION",
+        "telemetry.sdk.language": "python"})
+    for r in records:
+        severity = _SEVERITY.get(r["level"], r["level"])
+        when = datetime.fromtimestamp(r["time"], timezone.utc).replace(tzinfo=None)
+        out.append((
+            when, observed, "LOG", json.dumps({"severity_text": severity}), resource,
+            json.dumps({"name": r["logger"]}),
+            json.dumps({"code.filepath": r["file"], "code.lineno": r["line"],
+                        "code.function": r["function"]}),
+            r["message"], severity, function["name"], r["message"]))
+    return out

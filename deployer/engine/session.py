@@ -1,0 +1,607 @@
+"""LocalSession: a Snowflake-like account in a folder.
+
+Layout of the folder:
+  catalog.json            databases, schemas, stages, functions (catalog.py)
+  data/<DB>.duckdb        one DuckDB file per database, attached as "DB"; schemas inside
+  data/SNOWFLAKE.duckdb   the event table SNOWFLAKE.TELEMETRY.EVENTS (events.py)
+  stages/<DB>/<S>/<ST>/   stage files (stages.py)
+  .lock                   held while a session is open (lock.py)
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote as urlquote
+
+import duckdb
+
+from deployer import identifiers
+from deployer.engine import catalog as cat
+from deployer.engine import checks, events, lock, shapes, sqltypes, stages
+from deployer.engine import statements as st
+from deployer.engine.translate import translate
+from deployer.engine.udf import Pool, Spec, make_adapter
+from deployer.errors import NotSupportedError, SQLError
+from deployer.session import Result
+
+_DUCK_TYPES = {"DOUBLE": duckdb.sqltypes.DOUBLE, "BIGINT": duckdb.sqltypes.BIGINT,
+               "VARCHAR": duckdb.sqltypes.VARCHAR, "BOOLEAN": duckdb.sqltypes.BOOLEAN}
+_DONE = "Statement executed successfully."
+
+
+def _status(text: str) -> Result:
+    return Result(("status",), ((text,),))
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class LocalSession:
+    def __init__(self, path: Path, database: str | None = None, schema: str | None = None, *,
+                 udf_timeout: float = 180.0, lock_timeout: float = 10.0, udf_workers: int = 1,
+                 log_level: str = "INFO"):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.udf_timeout = udf_timeout
+        self.udf_workers = udf_workers
+        self.log_level = log_level  # for functions created without LOG_LEVEL
+        self._lock = lock.acquire(self.path, lock_timeout)
+        self._closed = False
+        self._pools: dict[tuple, Pool] = {}
+        self._pending_events: list[tuple] = []
+        self._udf_error: SQLError | None = None
+        self._guard = threading.Lock()
+        self._workdir = Path(tempfile.mkdtemp(prefix="deployer-engine-"))
+        try:
+            self.catalog = cat.load(self.path / "catalog.json")
+            (self.path / "data").mkdir(exist_ok=True)
+            self.con = duckdb.connect(":memory:")
+            for db in self.catalog.databases:
+                self._attach(db)
+            self._attach(events.DATABASE)
+            self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{events.DATABASE}"."{events.SCHEMA}"')
+            self.con.execute(events.DDL)
+            for fn in self.catalog.functions:
+                self._register(fn)
+            self.database: str | None = None
+            self.schema: str | None = None
+            if database is not None:
+                self.database = identifiers.normalize(database)
+                if not self.catalog.has_database(self.database):
+                    self._create_database(self.database)
+                self.schema = "PUBLIC"
+            if schema is not None:
+                if self.database is None:
+                    raise SQLError("a schema needs a database: pass database= too")
+                self.schema = identifiers.normalize(schema)
+                if not self.catalog.has_schema(self.database, self.schema):
+                    self._create_schema(self.database, self.schema)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------
+    def __enter__(self) -> "LocalSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        con = getattr(self, "con", None)
+        if con is not None:
+            con.close()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._lock.release()
+
+    # -- public interface --------------------------------------------------
+    def run(self, sql: str) -> Result:
+        if self._closed:
+            raise SQLError("the local session is closed")
+        self._udf_error = None
+        try:
+            try:
+                stmt = st.parse(sql)
+            except NotSupportedError:
+                raise
+            return self._dispatch(stmt, sql)
+        except SQLError:
+            raise
+        except duckdb.Error as exc:
+            raise self._udf_error or _duck_error(exc) from None
+        except identifiers.IdentifierError as exc:
+            raise SQLError(f"SQL compilation error: {exc}") from None
+        except Exception as exc:  # never let a raw exception escape
+            raise SQLError(f"local engine error: {type(exc).__name__}: {exc}") from None
+        finally:
+            self._flush_events()
+
+    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True) -> Result:
+        loc = st.parse_location(stage_dir[1:] if stage_dir.startswith("@") else stage_dir)
+        stmt = st.Put(str(local_path), loc, auto_compress=False, overwrite=overwrite)
+        try:
+            return self._put(stmt)
+        except SQLError:
+            raise
+        except Exception as exc:
+            raise SQLError(f"local engine error: {type(exc).__name__}: {exc}") from None
+
+    # -- dispatch ------------------------------------------------------------
+    def _dispatch(self, stmt, sql: str) -> Result:
+        if stmt is None:
+            return self._generic(sql)
+        handler = getattr(self, "_" + type(stmt).__name__.lower())
+        return handler(stmt)
+
+    # -- names -----------------------------------------------------------------
+    def _schema_of(self, name: st.Name) -> tuple[str, str, str]:
+        """(db, schema, object) for a 1-3 part object name, checked to exist."""
+        if len(name) == 3:
+            db, schema, obj = name
+        elif len(name) == 2:
+            db, (schema, obj) = self.database, name
+        else:
+            db, schema, obj = self.database, self.schema, name[0]
+        if db is None or schema is None:
+            raise SQLError("SQL compilation error: Cannot perform operation. This session does "
+                           "not have a current database/schema. Call 'USE DATABASE', or use a "
+                           "qualified name.")
+        if not self.catalog.has_database(db):
+            raise SQLError(f"SQL compilation error: Database '{db}' does not exist or not authorized.")
+        if not self.catalog.has_schema(db, schema):
+            raise SQLError(f"SQL compilation error: Schema '{db}.{schema}' does not exist or not "
+                           "authorized.")
+        return db, schema, obj
+
+    def _save(self) -> None:
+        cat.save(self.catalog, self.path / "catalog.json")
+
+    # -- databases and schemas ---------------------------------------------------
+    def _db_file(self, db: str) -> Path:
+        return self.path / "data" / (urlquote(db, safe="") + ".duckdb")
+
+    def _attach(self, db: str) -> None:
+        self.con.execute(f"ATTACH {_sql_literal(str(self._db_file(db)))} AS {_qid(db)}")
+
+    def _create_database(self, db: str) -> None:
+        self._attach(db)
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {_qid(db)}.\"PUBLIC\"")
+        self.catalog.add_database(db)
+        self._save()
+
+    def _create_schema(self, db: str, schema: str) -> None:
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {_qid(db)}.{_qid(schema)}")
+        self.catalog.add_schema(db, schema)
+        self._save()
+
+    def _createdatabase(self, s: st.CreateDatabase) -> Result:
+        if s.name == events.DATABASE:
+            raise SQLError(f"SQL compilation error: Database '{s.name}' is reserved.")
+        if self.catalog.has_database(s.name):
+            if s.if_not_exists:
+                return _status(f"{s.name} already exists, statement succeeded.")
+            if not s.or_replace:
+                raise SQLError(f"SQL compilation error: Object '{s.name}' already exists.")
+            self._drop_database(s.name)
+        self._create_database(s.name)
+        self.database, self.schema = s.name, "PUBLIC"
+        return _status(f"Database {s.name} successfully created.")
+
+    def _createschema(self, s: st.CreateSchema) -> Result:
+        db = s.name[0] if len(s.name) == 2 else self.database
+        schema = s.name[-1]
+        if db is None:
+            raise SQLError("SQL compilation error: Cannot perform CREATE SCHEMA. This session does"
+                           " not have a current database. Call 'USE DATABASE', or use a qualified name.")
+        if not self.catalog.has_database(db):
+            raise SQLError(f"SQL compilation error: Database '{db}' does not exist or not authorized.")
+        if self.catalog.has_schema(db, schema):
+            if s.if_not_exists:
+                return _status(f"{schema} already exists, statement succeeded.")
+            if not s.or_replace:
+                raise SQLError(f"SQL compilation error: Object '{schema}' already exists.")
+            self._drop_schema(db, schema)
+        self._create_schema(db, schema)
+        self.database, self.schema = db, schema
+        return _status(f"Schema {schema} successfully created.")
+
+    def _drop_database(self, db: str) -> None:
+        for fn in [f for f in self.catalog.functions if f.database == db]:
+            self._unregister(fn)
+        self.con.execute(f"DETACH {_qid(db)}")
+        self._db_file(db).unlink(missing_ok=True)
+        shutil.rmtree(self.path / "stages" / urlquote(db, safe=""), ignore_errors=True)
+        self.catalog.drop_database(db)
+        self._save()
+        if self.database == db:
+            self.database = self.schema = None
+
+    def _drop_schema(self, db: str, schema: str) -> None:
+        for fn in [f for f in self.catalog.functions if (f.database, f.schema) == (db, schema)]:
+            self._unregister(fn)
+        self.con.execute(f"DROP SCHEMA IF EXISTS {_qid(db)}.{_qid(schema)} CASCADE")
+        shutil.rmtree(stages.stage_root(self.path, db, schema, "x").parent, ignore_errors=True)
+        self.catalog.drop_schema(db, schema)
+        self._save()
+        if (self.database, self.schema) == (db, schema):
+            self.schema = None
+
+    def _drop(self, s: st.Drop) -> Result:
+        if s.kind == "DATABASE":
+            db = s.name[0]
+            if len(s.name) != 1 or not self.catalog.has_database(db):
+                if s.if_exists:
+                    return _status(f"Drop statement executed successfully ({db} already dropped).")
+                raise SQLError(f"SQL compilation error: Database '{db}' does not exist or not authorized.")
+            self._drop_database(db)
+            return _status(f"{db} successfully dropped.")
+        if s.kind == "SCHEMA":
+            db = s.name[0] if len(s.name) == 2 else self.database
+            schema = s.name[-1]
+            if db is None or not self.catalog.has_schema(db, schema):
+                if s.if_exists:
+                    return _status(f"Drop statement executed successfully ({schema} already dropped).")
+                raise SQLError(f"SQL compilation error: Schema '{db}.{schema}' does not exist or not authorized.")
+            self._drop_schema(db, schema)
+            return _status(f"{schema} successfully dropped.")
+        # STAGE
+        try:
+            db, schema, name = self._schema_of(s.name)
+        except SQLError:
+            if s.if_exists:
+                return _status(f"Drop statement executed successfully ({s.name[-1]} already dropped).")
+            raise
+        if self.catalog.stage(db, schema, name) is None:
+            if s.if_exists:
+                return _status(f"Drop statement executed successfully ({name} already dropped).")
+            raise SQLError(f"SQL compilation error: Stage '{db}.{schema}.{name}' does not exist or not authorized.")
+        self.catalog.drop_stage(db, schema, name)
+        shutil.rmtree(stages.stage_root(self.path, db, schema, name), ignore_errors=True)
+        self._save()
+        return _status(f"{name} successfully dropped.")
+
+    def _use(self, s: st.Use) -> Result:
+        if s.kind == "DATABASE" or (s.kind == "" and len(s.name) == 1):
+            if len(s.name) != 1:
+                raise SQLError("SQL compilation error: a database name has one part")
+            db = s.name[0]
+            if not self.catalog.has_database(db):
+                raise SQLError(f"SQL compilation error: Object does not exist, or operation cannot "
+                               f"be performed: Database '{db}' does not exist or not authorized.")
+            self.database = db
+            self.schema = "PUBLIC" if self.catalog.has_schema(db, "PUBLIC") else None
+            return _status(_DONE)
+        db = s.name[0] if len(s.name) == 2 else self.database
+        schema = s.name[-1]
+        if db is None or not self.catalog.has_schema(db, schema):
+            raise SQLError(f"SQL compilation error: Object does not exist, or operation cannot be "
+                           f"performed: Schema '{db}.{schema}' does not exist or not authorized.")
+        self.database, self.schema = db, schema
+        return _status(_DONE)
+
+    # -- SHOW ------------------------------------------------------------------
+    def _in_scope(self, s: st.Show, db: str, schema: str) -> bool:
+        if s.scope == "ACCOUNT":
+            return True
+        if s.scope == "DATABASE":
+            want = s.scope_name[0] if s.scope_name else self.database
+            return db == want
+        if s.scope == "SCHEMA":
+            if len(s.scope_name) == 2:
+                want = s.scope_name
+            elif len(s.scope_name) == 1:
+                want = (self.database, s.scope_name[0])
+            else:
+                want = (self.database, self.schema)
+            return (db, schema) == tuple(want)
+        # no IN: the current database, else the account
+        return self.database is None or db == self.database
+
+    def _check_scope(self, s: st.Show) -> None:
+        if s.scope == "SCHEMA":
+            name = s.scope_name if len(s.scope_name) == 2 else (self.database, (s.scope_name or (self.schema,))[0])
+            if name[0] is None or name[1] is None or not self.catalog.has_schema(*name):
+                raise SQLError(f"SQL compilation error: Schema '{name[0]}.{name[1]}' does not exist or not authorized.")
+        if s.scope == "DATABASE":
+            db = s.scope_name[0] if s.scope_name else self.database
+            if db is None or not self.catalog.has_database(db):
+                raise SQLError(f"SQL compilation error: Database '{db}' does not exist or not authorized.")
+
+    def _show(self, s: st.Show) -> Result:
+        self._check_scope(s)
+        if s.kind == "USER FUNCTIONS":
+            fns = [f for f in self.catalog.functions
+                   if self._in_scope(s, f.database, f.schema) and shapes.like(s.like, f.name)]
+            cols, rows = shapes.show_functions(fns)
+        elif s.kind == "STAGES":
+            items = [x for x in self.catalog.stages
+                     if self._in_scope(s, x.database, x.schema) and shapes.like(s.like, x.name)]
+            cols, rows = shapes.show_stages(items)
+        elif s.kind == "DATABASES":
+            dbs = {k: v for k, v in self.catalog.databases.items() if shapes.like(s.like, k)}
+            cols, rows = shapes.show_databases(dbs, self.database)
+        else:
+            items = [(d, name, created) for d, v in self.catalog.databases.items()
+                     for name, created in v["schemas"].items()
+                     if (s.scope == "ACCOUNT" or d == (s.scope_name[0] if s.scope_name else self.database))
+                     and shapes.like(s.like, name)]
+            cols, rows = shapes.show_schemas(items, (self.database, self.schema))
+        return Result(tuple(cols), tuple(rows))
+
+    # -- stages ----------------------------------------------------------------
+    def _createstage(self, s: st.CreateStage) -> Result:
+        db, schema, name = self._schema_of(s.name)
+        if self.catalog.stage(db, schema, name) is not None:
+            if s.if_not_exists:
+                return _status(f"{name} already exists, statement succeeded.")
+            if not s.or_replace:
+                raise SQLError(f"SQL compilation error: Object '{name}' already exists.")
+            # replacing a stage discards its files, as in Snowflake
+            shutil.rmtree(stages.stage_root(self.path, db, schema, name), ignore_errors=True)
+        self.catalog.put_stage(cat.Stage(db, schema, name, cat.now(), s.comment,
+                                         s.encryption or "SNOWFLAKE_FULL"))
+        stages.stage_root(self.path, db, schema, name).mkdir(parents=True, exist_ok=True)
+        self._save()
+        return _status(f"Stage area {name} successfully created.")
+
+    def _stage(self, loc: st.Location) -> tuple[cat.Stage, Path]:
+        db, schema, name = self._schema_of(loc.stage)
+        stage = self.catalog.stage(db, schema, name)
+        if stage is None:
+            raise SQLError(f"SQL compilation error: Stage '{db}.{schema}.{name}' does not exist or "
+                           "not authorized.")
+        return stage, stages.stage_root(self.path, db, schema, name)
+
+    def _put(self, s: st.Put) -> Result:
+        _, root = self._stage(s.target)
+        rows = stages.put(root, s.target.path, s.local, auto_compress=s.auto_compress,
+                          overwrite=s.overwrite)
+        return Result(shapes.PUT_COLUMNS, tuple(rows))
+
+    def _listfiles(self, s: st.ListFiles) -> Result:
+        stage, root = self._stage(s.target)
+        cols, rows = shapes.list_rows(stage.name, stages.list_files(root, s.target.path, s.pattern))
+        return Result(cols, tuple(rows))
+
+    def _remove(self, s: st.Remove) -> Result:
+        stage, root = self._stage(s.target)
+        cols, rows = shapes.remove_rows(stage.name, stages.remove(root, s.target.path, s.pattern))
+        return Result(cols, tuple(rows))
+
+    # -- functions ---------------------------------------------------------------
+    def _resolve_import(self, text: str) -> tuple[str, Path]:
+        """'@st/x/m.h5' -> ('@DB.S.ST/x/m.h5', staged file), or SQLError if missing."""
+        if not text.startswith("@"):
+            raise NotSupportedError(f"imports that are not on a stage ({text})")
+        loc = st.parse_location(text[1:])
+        stage, root = self._stage(loc)
+        canonical = "@" + identifiers.qualified(stage.database, stage.schema, stage.name) + "/" + loc.path
+        found = stages.file_path(root, loc.path) if loc.path else None
+        if found is None:
+            raise SQLError(f"SQL compilation error: Import file '{text}' does not exist on the "
+                           "stage or not authorized.")
+        return canonical, found
+
+    def _createfunction(self, s: st.CreateFunction) -> Result:
+        db, schema, name = self._schema_of(s.name)
+        short = tuple(sqltypes.short(a.type) for a in s.args)
+        existing = self.catalog.function(db, schema, name, short)
+        if existing is not None:
+            if s.if_not_exists:
+                return _status(f"{name} already exists, statement succeeded.")
+            if not s.or_replace:
+                raise SQLError(f"SQL compilation error: Object '{name}' already exists.")
+        runtime = checks.check_runtime(s.runtime_version)
+        imports, files = [], {}
+        for text in s.imports:
+            canonical, path = self._resolve_import(text)
+            if path.name in files:
+                raise SQLError(f"SQL compilation error: two imports are named '{path.name}'; "
+                               "import file names must be unique")
+            imports.append(canonical)
+            files[path.name] = path
+        checks.check_handler(s.handler, s.body, files)
+        installed = checks.check_packages(s.packages)
+        if s.log_level is not None and s.log_level.upper() not in (
+                "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"):
+            raise SQLError(f"SQL compilation error: invalid LOG_LEVEL '{s.log_level}'")
+        fn = cat.Function(
+            database=db, schema=schema, name=name,
+            arg_names=tuple(a.name for a in s.args), arg_types=tuple(a.type for a in s.args),
+            arg_defaults=tuple(a.default for a in s.args), returns=s.returns, handler=s.handler,
+            runtime_version=runtime, created_on=cat.now(), secure=s.secure, strict=s.strict,
+            volatility=s.volatility, comment=s.comment, imports=tuple(imports),
+            packages=s.packages, installed_packages=installed,
+            external_access_integrations=s.external_access_integrations, secrets=s.secrets,
+            log_level=s.log_level, trace_level=s.trace_level, body=s.body)
+        if existing is not None:
+            self._unregister(existing)
+        self.catalog.put_function(fn)
+        self._save()
+        self._register(fn)
+        return _status(f"Function {name} successfully created.")
+
+    def _find_function(self, ref: st.FunctionRef, if_exists: bool) -> cat.Function | None:
+        try:
+            db, schema, name = self._schema_of(ref.name)
+        except SQLError:
+            if if_exists:
+                return None
+            raise
+        fn = self.catalog.function(db, schema, name, ref.arg_types)
+        if fn is None and not if_exists:
+            raise SQLError(f"SQL compilation error: Function '{db}.{schema}.{name}"
+                           f"({', '.join(ref.arg_types)})' does not exist or not authorized.")
+        return fn
+
+    def _dropfunction(self, s: st.DropFunction) -> Result:
+        fn = self._find_function(s.ref, s.if_exists)
+        if fn is None:
+            return _status(f"Drop statement executed successfully ({s.ref.name[-1]} already dropped).")
+        self._unregister(fn)
+        self.catalog.drop_function(fn)
+        self._save()
+        return _status(f"{fn.name} successfully dropped.")
+
+    def _describefunction(self, s: st.DescribeFunction) -> Result:
+        fn = self._find_function(s.ref, False)
+        cols, rows = shapes.describe_function(fn)
+        return Result(cols, tuple(rows))
+
+    def _alterfunction(self, s: st.AlterFunction) -> Result:
+        fn = self._find_function(s.ref, s.if_exists)
+        if fn is None:
+            return _status(_DONE)
+        changes: dict = {}
+        for key, value in s.sets.items():
+            changes[{"SECURE": "secure"}.get(key, key.lower())] = value
+        for key in s.unsets:
+            field = key.lower()
+            if field not in ("secure", "comment", "log_level", "trace_level",
+                             "external_access_integrations", "secrets"):
+                raise SQLError(f"SQL compilation error: ALTER FUNCTION cannot unset {key}")
+            changes[field] = False if field == "secure" else () if field in (
+                "external_access_integrations", "secrets") else None
+        if s.rename_to is not None:
+            db, schema, name = self._schema_of(s.rename_to)
+            if self.catalog.function(db, schema, name, fn.short_types) is not None:
+                raise SQLError(f"SQL compilation error: Object '{name}' already exists.")
+            changes.update(database=db, schema=schema, name=name)
+        self._unregister(fn)
+        self.catalog.drop_function(fn)
+        new = replace(fn, **changes)
+        self.catalog.put_function(new)
+        self._save()
+        self._register(new)
+        return _status(_DONE)
+
+    # -- running functions ----------------------------------------------------------
+    def _label(self, fn: cat.Function) -> str:
+        return f"{fn.name}({', '.join(fn.short_types)})"
+
+    def _register(self, fn: cat.Function) -> None:
+        files = []
+        for text in fn.imports:
+            loc = st.parse_location(text[1:])
+            db, schema, name = (tuple(loc.stage) + (None,) * 3)[:3] if len(loc.stage) == 3 else (
+                fn.database, fn.schema, loc.stage[-1])
+            files.append(stages.stage_root(self.path, db, schema, name) / loc.path)
+        spec = Spec(self._label(fn), fn.handler, fn.body, tuple(files),
+                    fn.log_level or self.log_level)
+        pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers)
+        self._pools[fn.key] = pool
+        info = {"database": fn.database, "schema": fn.schema, "name": fn.name,
+                "label": f"{fn.name}({', '.join(f'{n} {sqltypes.short(t)}' for n, t in zip(fn.arg_names, fn.arg_types))}):{sqltypes.short(fn.returns)}"}
+
+        def on_logs(records, info=info):
+            with self._guard:
+                self._pending_events.extend(events.rows(info, records))
+
+        def on_error(exc):
+            with self._guard:
+                if self._udf_error is None:
+                    self._udf_error = exc
+
+        ret = sqltypes.duckdb_type(fn.returns)
+        adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error)
+        self.con.create_function(
+            fn.duck_name, adapter, [_DUCK_TYPES[sqltypes.duckdb_type(t)] for t in fn.arg_types],
+            _DUCK_TYPES[ret], type="arrow",
+            null_handling="default" if fn.strict else "special", side_effects=False)
+
+    def _unregister(self, fn: cat.Function) -> None:
+        pool = self._pools.pop(fn.key, None)
+        if pool is not None:
+            pool.close()
+        try:
+            self.con.remove_function(fn.duck_name)
+        except duckdb.Error:
+            pass
+
+    def _resolve_call(self, name: tuple[str, ...], args: list):
+        """(DuckDB name, [(arg expression, DuckDB type)]) for a deployed function, else None."""
+        if len(name) > 3:
+            return None
+        db = name[0] if len(name) == 3 else self.database
+        schema = name[-2] if len(name) >= 2 else self.schema
+        candidates = self.catalog.overloads(db, schema, name[-1])
+        if not candidates:
+            if len(name) > 1:
+                raise SQLError(f"SQL compilation error: Unknown function {'.'.join(name)}")
+            return None
+        fitting = [f for f in candidates
+                   if sum(d is None for d in f.arg_defaults) <= len(args) <= len(f.arg_types)]
+        if not fitting:
+            raise SQLError(f"SQL compilation error: Invalid number of arguments for function "
+                           f"{name[-1]}: {len(args)} given, overloads are "
+                           + ", ".join(self._label(f) for f in candidates))
+        fn = max(fitting, key=lambda f: _fit_score(f, args))
+        import sqlglot
+        exprs = list(args) + [sqlglot.parse_one(d, read="snowflake")
+                              for d in fn.arg_defaults[len(args):]]
+        return fn.duck_name, [sqltypes.duckdb_type(t) for t in fn.arg_types], exprs
+
+    def _generic(self, sql: str) -> Result:
+        t = translate(sql, (self.database, self.schema), self._resolve_call)
+        cur = self.con.execute(t.sql)
+        if self._udf_error is not None:
+            raise self._udf_error
+        if t.kind == "SELECT":
+            cols = tuple(d[0] for d in cur.description)
+            return Result(cols, tuple(tuple(r) for r in cur.fetchall()))
+        if t.kind in ("INSERT", "UPDATE", "DELETE"):
+            count = cur.fetchone()[0]
+            col = {"INSERT": "number of rows inserted", "UPDATE": "number of rows updated",
+                   "DELETE": "number of rows deleted"}[t.kind]
+            return Result((col,), ((count,),))
+        if t.kind.startswith("CREATE"):
+            return _status(f"{t.kind.split()[1].title()} {t.name} successfully created.")
+        return _status(f"{t.name} successfully dropped.")
+
+    def _flush_events(self) -> None:
+        with self._guard:
+            pending, self._pending_events = self._pending_events, []
+        if pending and not self._closed:
+            try:
+                self.con.executemany(events.INSERT, pending)
+            except duckdb.Error:
+                pass  # losing a log record must not fail the user's statement
+
+
+def _fit_score(fn: cat.Function, args: list) -> int:
+    """Prefer the overload whose types match literal arguments (Snowflake's overload choice)."""
+    from sqlglot import exp
+    score = 0
+    for a, t in zip(args, fn.short_types):
+        if isinstance(a, exp.Literal):
+            if a.is_string:
+                score += 2 if t == "VARCHAR" else 0
+            else:
+                score += 2 if t in ("FLOAT", "NUMBER") else 0
+                score += 1 if (t == "NUMBER") == ("." not in a.this and "e" not in a.this.lower()) else 0
+        elif isinstance(a, exp.Boolean):
+            score += 2 if t == "BOOLEAN" else 0
+    return score
+
+
+def _qid(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duck_error(exc: Exception) -> SQLError:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, (duckdb.CatalogException, duckdb.BinderException, duckdb.ParserException)):
+        return SQLError(f"SQL compilation error: {first}")
+    return SQLError(f"SQL execution error: {first}")

@@ -1,0 +1,192 @@
+"""Snowflake SQL -> DuckDB SQL, with the account's names and functions resolved.
+
+sqlglot does the dialect translation (GENERATOR, UNIFORM, SEQ4, casts ...);
+this module adds what needs the catalog: every table name is qualified to
+"DB"."SCHEMA"."T" (one attached DuckDB file per database), unquoted identifiers
+are upper-cased as Snowflake stores them, calls of deployed Python functions are
+replaced by their DuckDB registrations, and the outer SELECT's columns are
+aliased with the names Snowflake would report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from deployer.engine import sqltypes
+from deployer.errors import NotSupportedError, SQLError
+
+# Statement kinds passed on to DuckDB.
+_QUERY = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
+_DML = (exp.Insert, exp.Update, exp.Delete)
+_DDL_KINDS = {"TABLE", "VIEW"}
+
+
+@dataclass(frozen=True)
+class Translated:
+    sql: str
+    kind: str  # SELECT | INSERT | UPDATE | DELETE | CREATE TABLE | CREATE VIEW | DROP TABLE | DROP VIEW
+    name: str | None = None  # object name for DDL status messages
+
+
+def _ident(node: exp.Identifier) -> str:
+    return node.this if node.quoted else node.this.upper()
+
+
+def parse_one(sql: str) -> exp.Expression:
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="snowflake") if t is not None]
+    except SqlglotError as exc:
+        raise SQLError(f"SQL compilation error: syntax error: {_first_line(exc)}") from None
+    if not trees:
+        raise SQLError("SQL compilation error: empty SQL statement")
+    if len(trees) > 1:
+        raise SQLError("SQL compilation error: one statement at a time, please "
+                       f"({len(trees)} statements given)")
+    return trees[0]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def statement_kind(tree: exp.Expression, sql: str) -> str:
+    if isinstance(tree, _QUERY):
+        return "SELECT"
+    if isinstance(tree, _DML):
+        return type(tree).__name__.upper()
+    if isinstance(tree, (exp.Create, exp.Drop)):
+        kind = str(tree.args.get("kind") or "").upper()
+        if kind in _DDL_KINDS:
+            return ("CREATE " if isinstance(tree, exp.Create) else "DROP ") + kind
+    words = " ".join(sql.split()[:2]).upper()
+    raise NotSupportedError(words or sql)
+
+
+def _projection_names(tree: exp.Expression) -> list[str | None] | None:
+    """Snowflake's result column names, None where DuckDB's own name is right (stars)."""
+    select = tree
+    while isinstance(select, (exp.Union, exp.Intersect, exp.Except)):
+        select = select.this
+    if isinstance(select, exp.Subquery):
+        return None
+    if not isinstance(select, exp.Select):
+        return None
+    names: list[str | None] = []
+    for p in select.expressions:
+        if isinstance(p, exp.Alias):
+            ident = p.args.get("alias")
+            names.append(_ident(ident) if isinstance(ident, exp.Identifier) else p.alias.upper())
+        elif isinstance(p, exp.Column) and not isinstance(p.this, exp.Star):
+            names.append(_ident(p.this) if isinstance(p.this, exp.Identifier) else p.name.upper())
+        elif isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star)):
+            names.append(None)
+        else:
+            names.append(p.sql(dialect="snowflake").upper())
+    return names
+
+
+def _dot_parts(node: exp.Expression) -> list[str] | None:
+    """['ML', 'S'] for the qualifier of ML.S.F(...)."""
+    if isinstance(node, exp.Identifier):
+        return [_ident(node)]
+    if isinstance(node, exp.Column):
+        parts = [p for p in (node.args.get("catalog"), node.args.get("db"), node.args.get("table"),
+                             node.this) if p is not None]
+        return [_ident(p) for p in parts] if all(isinstance(p, exp.Identifier) for p in parts) else None
+    if isinstance(node, exp.Dot):
+        left = _dot_parts(node.this)
+        right = _dot_parts(node.expression)
+        return left + right if left is not None and right is not None else None
+    return None
+
+
+Resolver = Callable[[tuple[str, ...], list[exp.Expression]], object]
+
+
+def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolver) -> Translated:
+    """`resolve(name_parts, args)` returns (duck_name, [duck arg types], [arg exprs]) or None."""
+    tree = parse_one(sql)
+    kind = statement_kind(tree, sql)
+    names = _projection_names(tree) if kind == "SELECT" else None
+    db, schema = current
+    ctes = {_ident(c.args["alias"].this) for c in tree.find_all(exp.CTE)
+            if c.args.get("alias") is not None and isinstance(c.args["alias"].this, exp.Identifier)}
+
+    # Calls of deployed functions, qualified (Dot) or not (Anonymous).
+    for call in list(tree.find_all(exp.Anonymous)):
+        parent = call.parent
+        qualifier: list[str] = []
+        target: exp.Expression = call
+        if isinstance(parent, exp.Dot) and parent.expression is call:
+            q = _dot_parts(parent.this)
+            if q is None:
+                continue
+            qualifier, target = q, parent
+        name = tuple(qualifier) + (call.name if call.name.startswith('"') else call.name.upper(),)
+        found = resolve(name, list(call.expressions))
+        if found is None:
+            if qualifier:
+                raise SQLError(f"SQL compilation error: Unknown function {'.'.join(name)}")
+            continue
+        duck_name, duck_types, exprs = found
+        args = [exp.Cast(this=a.copy(), to=exp.DataType.build(t, dialect="duckdb"))
+                for a, t in zip(exprs, duck_types)]
+        target.replace(exp.Anonymous(this=duck_name, expressions=args))
+
+    target_name = None
+    for table in list(tree.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier):
+            continue
+        t_name = _ident(table.this)
+        t_db = table.args.get("db")
+        t_cat = table.args.get("catalog")
+        if t_db is None and t_cat is None and t_name in ctes:
+            continue
+        schema_name = _ident(t_db) if isinstance(t_db, exp.Identifier) else schema
+        db_name = _ident(t_cat) if isinstance(t_cat, exp.Identifier) else db
+        if db_name is None or schema_name is None:
+            raise SQLError(
+                f"SQL compilation error: Object '{t_name}' does not exist or not authorized: this "
+                "session has no current database/schema; call USE or use a qualified name")
+        table.set("this", exp.to_identifier(t_name, quoted=True))
+        table.set("db", exp.to_identifier(schema_name, quoted=True))
+        table.set("catalog", exp.to_identifier(db_name, quoted=True))
+        if target_name is None:
+            target_name = t_name
+
+    for ident in list(tree.find_all(exp.Identifier)):
+        if not ident.quoted:
+            ident.set("this", ident.this.upper())
+            ident.set("quoted", True)
+
+    # Snowflake's INT is NUMBER(38,0); a 64-bit integer holds what tables here need.
+    for dt in tree.find_all(exp.DataType):
+        if dt.this in (exp.DataType.Type.INT, exp.DataType.Type.SMALLINT, exp.DataType.Type.TINYINT):
+            dt.set("this", exp.DataType.Type.BIGINT)
+
+    if names is not None:
+        select = tree
+        while isinstance(select, (exp.Union, exp.Intersect, exp.Except)):
+            select = select.this
+        new = []
+        for p, n in zip(select.expressions, names):
+            if n is None:
+                new.append(p)
+                continue
+            inner = p.this if isinstance(p, exp.Alias) else p
+            new.append(exp.Alias(this=inner, alias=exp.to_identifier(n, quoted=True)))
+        select.set("expressions", new)
+    try:
+        duck = tree.sql(dialect="duckdb")
+    except SqlglotError as exc:
+        raise NotSupportedError(_first_line(exc)) from None
+    return Translated(duck, kind, target_name)
+
+
+def duck_types(full_types) -> list[str]:
+    return [sqltypes.duckdb_type(t) for t in full_types]

@@ -1,0 +1,250 @@
+"""Running a deployed Python function: worker processes and the DuckDB adapter.
+
+Each function gets a pool of worker processes (worker.py), each with its own
+import directory (hard links to the staged IMPORTS) and temp dir. DuckDB calls
+the adapter with Arrow vectors (2048 rows); the adapter cuts them into batches
+of at most `max_batch_size`, ships numpy arrays to a worker and turns the answer
+back into Arrow. A worker that raises, crashes or overruns the time limit is
+reported as SQLError and replaced on the next call.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployer.engine.worker import _HEADER, send
+from deployer.errors import SQLError
+
+import pickle
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a worker needs to load one function."""
+    label: str  # e.g. PREDICT(FLOAT, FLOAT)
+    handler: str
+    body: str | None
+    imports: tuple[Path, ...]  # staged files
+    log_level: str | None
+    vector_input: bool = False  # filled from the worker's handshake
+
+
+class WorkerError(SQLError):
+    pass
+
+
+class Worker:
+    def __init__(self, spec: Spec, root: Path, timeout: float):
+        self.spec = spec
+        self.timeout = timeout
+        self.dir = Path(tempfile.mkdtemp(prefix="w", dir=root))
+        imports = self.dir / "imports"
+        code = self.dir / "code"
+        tmp = self.dir / "tmp"
+        for d in (imports, code, tmp):
+            d.mkdir()
+        for src in spec.imports:
+            if not src.exists():
+                raise SQLError(f"the import {src.name} of function {spec.label} no longer exists on its stage")
+            dest = imports / src.name
+            try:
+                os.link(src, dest)
+            except OSError:
+                shutil.copyfile(src, dest)
+        env = dict(os.environ, TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp),
+                   TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1")
+        self.log = open(self.dir / "stderr.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "deployer.engine.worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env, start_new_session=True)
+        send(self.proc.stdin, {"import_dir": str(imports) + "/", "tmp_dir": str(tmp),
+                               "code_dir": str(code), "handler": spec.handler,
+                               "body": spec.body, "log_level": spec.log_level})
+        hello = self._receive()
+        if not hello["ok"]:
+            self.kill()
+            raise _interpreter_error(hello["error"], spec)
+        self.vectorized = hello["vectorized"]
+        self.max_batch_size = hello["max_batch_size"]
+        self.hello_logs = hello.get("logs", [])
+
+    def _read_exact(self, size: int, deadline: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        chunks, got = [], 0
+        while got < size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.kill()
+                raise WorkerError(
+                    f"function {self.spec.label} exceeded the time limit of {self.timeout:g} s "
+                    "for one batch; its Python worker was stopped")
+            data = os.read(fd, min(size - got, 1 << 20))
+            if not data:
+                code = self.proc.wait()
+                self.kill()
+                how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
+                       else f"exited with code {code}")
+                raise WorkerError(f"the Python worker of function {self.spec.label} {how} "
+                                  "(crashed); the statement failed")
+            chunks.append(data)
+            got += len(data)
+        return b"".join(chunks)
+
+    def _receive(self) -> dict:
+        deadline = time.monotonic() + self.timeout
+        (size,) = _HEADER.unpack(self._read_exact(_HEADER.size, deadline))
+        return pickle.loads(self._read_exact(size, deadline))
+
+    def call(self, args: list, n: int) -> tuple[object, list]:
+        try:
+            send(self.proc.stdin, {"args": args, "n": n})
+        except (BrokenPipeError, OSError):
+            self._read_exact(1, time.monotonic() + 5)  # reports the crash
+        reply = self._receive()
+        if not reply["ok"]:
+            raise _interpreter_error(reply["error"], self.spec, reply.get("logs", []))
+        return reply["result"], reply.get("logs", [])
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+        for fh in (self.proc.stdin, self.proc.stdout, self.log):
+            try:
+                fh.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def close(self) -> None:
+        """Let the worker finish on EOF; kill it if it lingers."""
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+def _interpreter_error(tb: str, spec: Spec, logs: list | None = None) -> WorkerError:
+    err = WorkerError(f"Python Interpreter Error:\n{tb.rstrip()}\n in function {spec.label}"
+                      f" with handler {spec.handler}")
+    err.logs = logs or []
+    return err
+
+
+class Pool:
+    """Up to `size` warm workers for one function, shared by DuckDB's threads."""
+
+    def __init__(self, spec: Spec, root: Path, timeout: float, size: int):
+        self.spec, self.root, self.timeout, self.size = spec, root, timeout, max(1, size)
+        self.idle: list[Worker] = []
+        self.count = 0
+        self.cond = threading.Condition()
+
+    def acquire(self) -> Worker:
+        with self.cond:
+            while True:
+                while self.idle:
+                    w = self.idle.pop()
+                    if w.alive:
+                        return w
+                    self.count -= 1
+                    w.kill()
+                if self.count < self.size:
+                    self.count += 1
+                    break
+                self.cond.wait()
+        try:
+            return Worker(self.spec, self.root, self.timeout)
+        except BaseException:
+            with self.cond:
+                self.count -= 1
+                self.cond.notify()
+            raise
+
+    def release(self, w: Worker, ok: bool) -> None:
+        with self.cond:
+            if ok and w.alive:
+                self.idle.append(w)
+            else:
+                self.count -= 1
+                w.kill()
+            self.cond.notify()
+
+    def close(self) -> None:
+        with self.cond:
+            for w in self.idle:
+                w.close()
+            self.idle.clear()
+            self.count = 0
+
+
+def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error):
+    """The Arrow-vectorised function DuckDB calls; errors are parked via `on_error`."""
+    import numpy as np
+    import pyarrow as pa
+
+    arrow_type = {"DOUBLE": pa.float64(), "BIGINT": pa.int64(), "VARCHAR": pa.string(),
+                  "BOOLEAN": pa.bool_()}[return_type]
+
+    def adapter(*columns):
+        n = len(columns[0]) if columns else 1
+        arrays = [c.to_numpy(zero_copy_only=False) for c in columns]
+        try:
+            w = pool.acquire()
+        except SQLError as exc:
+            on_error(exc)
+            raise
+        ok = False
+        try:
+            if w.hello_logs:
+                on_logs(w.hello_logs)
+                w.hello_logs = []
+            step = w.max_batch_size or n
+            parts = []
+            for start in range(0, n, max(1, step)):
+                stop = min(n, start + step)
+                res, logs = w.call([a[start:stop] for a in arrays], stop - start)
+                if logs:
+                    on_logs(logs)
+                parts.append(res)
+            ok = True
+        except SQLError as exc:
+            if getattr(exc, "logs", None):
+                on_logs(exc.logs)
+            on_error(exc)
+            raise
+        finally:
+            pool.release(w, ok)
+        try:
+            out = parts[0] if len(parts) == 1 else np.concatenate([np.asarray(p, dtype=object)
+                                                                  if isinstance(p, list) else p
+                                                                  for p in parts])
+            return pa.array(out, type=arrow_type, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            err = SQLError(f"function {pool.spec.label} returned values that are not "
+                           f"{return_type}: {exc}")
+            on_error(err)
+            raise err from None
+
+    # DuckDB reads the arity from the Python signature, so spell the parameters out.
+    params = ", ".join(f"c{i}" for i in range(arity))
+    return eval(f"lambda {params}: adapter({params})", {"adapter": adapter})

@@ -1,0 +1,191 @@
+"""The Python worker process: runs one function's handler, like Snowflake's sandbox.
+
+Started by udf.py as `python -m deployer.engine.worker`. It reads a setup message
+(import directory, handler, optional inline body), loads the handler module once,
+then answers batch messages until its stdin closes. Messages are length-prefixed
+pickles on the original stdout; the handler's own prints go to stderr so they can
+never corrupt the channel.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import struct
+import sys
+import types
+
+_HEADER = struct.Struct("<Q")
+
+
+def send(fh, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(_HEADER.pack(len(data)))
+    fh.write(data)
+    fh.flush()
+
+
+def recv(fh):
+    head = fh.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    return pickle.loads(fh.read(size))
+
+
+def snowflake_module() -> types.ModuleType:
+    """The `_snowflake` module handlers import for the vectorized decorator."""
+    mod = types.ModuleType("_snowflake")
+
+    def vectorized(input=None, max_batch_size=None, **_):
+        def mark(func):
+            func._sf_vectorized_input = input
+            if max_batch_size is not None:
+                func._sf_max_batch_size = max_batch_size
+            return func
+        return mark
+
+    def _no_secrets(*_a, **_k):
+        raise RuntimeError("secrets are not available in the local engine")
+
+    mod.vectorized = vectorized
+    mod.get_generic_secret_string = _no_secrets
+    mod.get_username_password = _no_secrets
+    mod.get_oauth_access_token = _no_secrets
+    mod.get_secret_type = _no_secrets
+    return mod
+
+
+class _Capture:
+    """A logging handler keeping records until the next reply carries them out."""
+
+    def __init__(self):
+        import logging
+
+        class Handler(logging.Handler):
+            def __init__(self, sink):
+                super().__init__()
+                self.sink = sink
+
+            def emit(self, record):
+                try:
+                    msg = record.getMessage()
+                except Exception:  # a bad format string must not fail the query
+                    msg = str(record.msg)
+                if record.exc_info:
+                    msg += "\n" + logging.Formatter().formatException(record.exc_info)
+                self.sink.append({"time": record.created, "level": record.levelname,
+                                  "logger": record.name, "message": msg,
+                                  "file": record.pathname, "line": record.lineno,
+                                  "function": record.funcName})
+
+        self.records: list[dict] = []
+        self.handler = Handler(self.records)
+
+    def take(self) -> list[dict]:
+        out = list(self.records)
+        self.records.clear()
+        return out
+
+
+_LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40,
+           "FATAL": 50, "OFF": 100}
+
+
+def _load(setup: dict):
+    import importlib
+    import logging
+    import tempfile
+
+    import_dir = setup["import_dir"]
+    sys._xoptions["snowflake_import_directory"] = import_dir
+    tempfile.tempdir = setup["tmp_dir"]
+    sys.modules["_snowflake"] = snowflake_module()
+    sys.path.insert(0, import_dir)
+    for name in sorted(os.listdir(import_dir)):
+        if name.endswith(".zip"):
+            sys.path.append(os.path.join(import_dir, name))
+    capture = _Capture()
+    root = logging.getLogger()
+    root.addHandler(capture.handler)
+    root.setLevel(_LEVELS.get(str(setup.get("log_level") or "INFO").upper(), 20))
+
+    handler = setup["handler"]
+    if setup.get("body") is not None:
+        path = os.path.join(setup["code_dir"], "udf_inline_code.py")
+        with open(path, "w") as fh:
+            fh.write(setup["body"])
+        spec = importlib.util.spec_from_file_location("udf_inline_code", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["udf_inline_code"] = module
+        spec.loader.exec_module(module)
+        attrs = handler.split(".")
+    else:
+        mod_name, func = handler.rsplit(".", 1)
+        module = importlib.import_module(mod_name)
+        attrs = [func]
+    obj = module
+    for a in attrs:
+        obj = getattr(obj, a)
+    return obj, capture
+
+
+def _as_none(v):
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _call(func, vectorized: bool, args: list, n: int):
+    if vectorized:
+        import numpy as np
+        import pandas as pd
+        df = pd.DataFrame({i: a for i, a in enumerate(args)}) if args else pd.DataFrame(index=range(n))
+        out = func(df)
+        if isinstance(out, (pd.Series, pd.Index)):
+            out = out.to_numpy()
+        elif isinstance(out, pd.DataFrame):
+            if out.shape[1] != 1:
+                raise ValueError(f"the handler returned a DataFrame with {out.shape[1]} columns; "
+                                 "expected a Series, list or 1-D array")
+            out = out.iloc[:, 0].to_numpy()
+        else:
+            out = np.asarray(out) if not isinstance(out, list) else out
+            if hasattr(out, "ndim") and out.ndim == 2 and out.shape[1] == 1:
+                out = out[:, 0]
+        if len(out) != n:
+            raise ValueError(f"the handler returned {len(out)} values for a batch of {n} rows")
+        return out
+    rows = zip(*args) if args else [()] * n
+    return [func(*[_as_none(v) for v in row]) for row in rows]
+
+
+def main() -> None:
+    import traceback
+
+    channel = os.fdopen(os.dup(1), "wb")
+    inbox = os.fdopen(os.dup(0), "rb")
+    os.dup2(2, 1)  # handler prints go to stderr, never into the channel
+    sys.stdout = sys.stderr
+    setup = recv(inbox)
+    try:
+        func, capture = _load(setup)
+    except BaseException:
+        send(channel, {"ok": False, "error": traceback.format_exc()})
+        return
+    vectorized = getattr(func, "_sf_vectorized_input", None) is not None
+    max_batch = getattr(func, "_sf_max_batch_size", None)
+    send(channel, {"ok": True, "vectorized": vectorized, "max_batch_size": max_batch,
+                   "logs": capture.take()})
+    while True:
+        msg = recv(inbox)
+        if msg is None:
+            return
+        try:
+            result = _call(func, vectorized, msg["args"], msg["n"])
+            send(channel, {"ok": True, "result": result, "logs": capture.take()})
+        except BaseException:
+            send(channel, {"ok": False, "error": traceback.format_exc(), "logs": capture.take()})
+
+
+if __name__ == "__main__":
+    main()
