@@ -113,6 +113,185 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
+def _open(state: Any) -> Any:
+    from deployer.targets import open_session
+
+    return open_session(state)
+
+
+@cli.command()
+@manifest_options
+@preflight_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "sql"]), default="text",
+              show_default=True, help="text for people, json for machines, markdown for pull requests, sql for auditors.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Also save the plan as JSON, for apply --plan.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are.")
+@click.option("-v", "--verbose", is_flag=True, help="Text format: show each change's statements.")
+def plan(load: Callable[[], Any], no_preflight: bool, fmt: str, out: str | None,
+         detailed_exitcode: bool, verbose: bool) -> None:
+    """Show what apply would change on the target; change nothing."""
+    from deployer import planfmt
+    from deployer.workflow import make_plan
+
+    state = load()
+    if not no_preflight:
+        run_preflight(state)
+    with _open(state) as session:
+        the_plan, _ = make_plan(state, session)
+    if out:
+        _write(out, planfmt.as_json(the_plan))
+    click.echo(planfmt.text(the_plan, verbose=verbose) if fmt == "text" else planfmt.FORMATS[fmt](the_plan), nl=False)
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(2)
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise DeployerError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+def _saved_plan(path: str) -> dict:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise DeployerError(f"{path}: cannot read the saved plan: {exc.strerror}") from None
+    except ValueError:
+        raise DeployerError(f"{path}: not a JSON plan (write one with plan --out)") from None
+    if not isinstance(data, dict) or data.get("format_version") != "1.0" or "state_fingerprint" not in data:
+        raise DeployerError(f"{path}: not a deployer plan of format_version 1.0")
+    return data
+
+
+def _confirm(auto_approve: bool, what: str) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise DeployerError(f"refusing to {what} without confirmation: stdin is not a terminal (pass --auto-approve)")
+    answer = click.prompt(f"Do you want to {what}? Only 'yes' will be accepted", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise DeployerError(f"{what} cancelled")
+
+
+@cli.command()
+@manifest_options
+@preflight_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply only if this saved plan still matches the target.")
+def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_file: str | None) -> None:
+    """Upload what changed, create or replace functions, run the smoke tests."""
+    from deployer import planfmt
+    from deployer.execute import execute, smoke_tests
+    from deployer.workflow import make_plan
+
+    saved = _saved_plan(plan_file) if plan_file else None
+    state = load()
+    if not no_preflight:
+        run_preflight(state)
+    with _open(state) as session:
+        the_plan, functions = make_plan(state, session)
+        if saved is not None:
+            if saved["state_fingerprint"] != the_plan.state_fingerprint:
+                raise DeployerError(f"{plan_file}: plan is stale: the target changed since it was made; run plan again")
+            if saved.get("changes") != the_plan.to_json()["changes"] or saved.get("target") != the_plan.target:
+                raise DeployerError(f"{plan_file}: plan does not match the manifest any more; run plan again")
+        click.echo(planfmt.text(the_plan), nl=False)
+        if not the_plan.has_changes:
+            return
+        if saved is None:
+            _confirm(auto_approve, f"apply these changes to target {state.target.name}")
+        applied = execute(session, the_plan,
+                          on_change=lambda c: click.echo(f"  {'/'.join(c.actions)} {c.type} {c.name}: done"))
+        click.echo(f"Apply complete: {applied} change(s).")
+        results = smoke_tests(session, state, functions, only=the_plan.tested)
+    for result in results:
+        click.echo(result.describe())
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise DeployerError(f"{len(failed)} of {len(results)} smoke test(s) failed on target {state.target.name}")
+
+
+@cli.command()
+@manifest_options
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
+def destroy(load: Callable[[], Any], auto_approve: bool) -> None:
+    """Remove every function and artifact this manifest manages on the target, nothing else."""
+    from deployer import planfmt
+    from deployer.execute import execute
+    from deployer.workflow import make_plan
+
+    state = load()
+    with _open(state) as session:
+        the_plan, _ = make_plan(state, session, destroy=True)
+        click.echo(planfmt.text(the_plan), nl=False)
+        if not the_plan.has_changes:
+            return
+        _confirm(auto_approve, f"destroy these objects on target {state.target.name}")
+        applied = execute(session, the_plan)
+    click.echo(f"Destroy complete: {applied} object(s) removed.")
+
+
+@cli.command()
+@manifest_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(load: Callable[[], Any], fmt: str) -> None:
+    """What is deployed: each managed function, its artifacts, when and from what, whether it drifted."""
+    import json
+
+    from deployer.status import collect, as_text
+
+    state = load()
+    with _open(state) as session:
+        entries = collect(state, session)
+    click.echo(json.dumps(entries, indent=2) if fmt == "json" else as_text(state, entries))
+
+
+@cli.command()
+@manifest_options
+@click.option("--model", "model_name", help="Only this model (its SQL function name).")
+def render(load: Callable[[], Any], model_name: str | None) -> None:
+    """Print the exact SQL and handler code that apply would send."""
+    from deployer import identifiers
+    from deployer.plan import PutFile
+    from deployer.workflow import render_all
+
+    state = load()
+    stage_sql, functions = render_all(state)
+    if model_name is not None:
+        try:
+            wanted = identifiers.normalize(model_name)
+        except identifiers.IdentifierError as exc:
+            raise DeployerError(f"--model: {exc}") from None
+        functions = tuple(f for f in functions if f.model.name == wanted)
+        if not functions:
+            names = ", ".join(m.name for m in state.models)
+            raise DeployerError(f"--model: no model named {model_name} (models: {names})")
+    click.echo(f"{stage_sql};\n")
+    for function in functions:
+        for staged in function.files:
+            click.echo(PutFile(staged.local_path, staged.stage_dir).statement() + ";")
+        click.echo(f"\n{function.sql};\n")
+
+
+@cli.command()
+@manifest_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.argument("query")
+def sql(load: Callable[[], Any], fmt: str, query: str) -> None:
+    """Run one SQL statement on the target and print the rows."""
+    from deployer.output import format_rows
+
+    state = load()
+    with _open(state) as session:
+        result = session.run(query)
+    click.echo(format_rows(result, fmt), nl=False)
+
+
 def main() -> None:
     cli()
 

@@ -1,0 +1,129 @@
+"""Read a target's live state through the session interface, in Snowflake's own shapes.
+
+Only SHOW, LIST and DESCRIBE are used, so the same code reads a real account
+and the local engine. The result is plain data for the (pure) planner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+from deployer.codegen import split_comment
+from deployer.desired import DesiredState
+from deployer.errors import SQLError
+from deployer.identifiers import qualified
+from deployer.session import Session
+
+
+@dataclass(frozen=True)
+class LiveFunction:
+    name: str
+    arg_types: tuple[str, ...]
+    returns: str
+    comment: str | None  # the user's part of the COMMENT
+    meta: dict | None  # deployer's metadata from the COMMENT, when it has one
+    created_on: str
+    body: str | None = None
+    imports: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    runtime_version: str | None = None
+
+    @property
+    def signature_types(self) -> str:
+        return ", ".join(self.arg_types)
+
+
+@dataclass(frozen=True)
+class LiveState:
+    stage_exists: bool
+    files: dict[str, int] = field(default_factory=dict)  # path under the stage -> size
+    functions: tuple[LiveFunction, ...] = ()
+
+    def fingerprint(self) -> str:
+        data = {"stage": self.stage_exists, "files": sorted(self.files.items()),
+                "functions": sorted((json.dumps(asdict(f), sort_keys=True, default=str) for f in self.functions))}
+        return "sha256:" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def read(session: Session, state: DesiredState) -> LiveState:
+    schema = qualified(state.database, state.schema)
+    stage = qualified(state.database, state.schema, state.stage)
+    stage_exists = any(r.get("name") == state.stage for r in
+                       session.run(f"SHOW STAGES LIKE '{_like(state.stage)}' IN SCHEMA {schema}").dicts())
+    files: dict[str, int] = {}
+    if stage_exists:
+        for row in session.run(f"LIST @{stage}").dicts():
+            # `name` is the stage name lower-cased, then the path inside the stage.
+            path = str(row["name"]).split("/", 1)[1] if "/" in str(row["name"]) else str(row["name"])
+            files[path] = int(row["size"])
+    functions = []
+    for row in session.run(f"SHOW USER FUNCTIONS IN SCHEMA {schema}").dicts():
+        if str(row.get("language", "PYTHON")).upper() != "PYTHON":
+            continue
+        name, arg_types, returns = parse_arguments(str(row["arguments"]))
+        user_comment, meta = split_comment(_comment(row.get("description")))
+        function = LiveFunction(name=str(row["name"]), arg_types=arg_types, returns=returns,
+                                comment=user_comment, meta=meta, created_on=str(row.get("created_on")))
+        if meta is not None:
+            function = _describe(session, state, function)
+        functions.append(function)
+    return LiveState(stage_exists, files, tuple(sorted(functions, key=lambda f: (f.name, f.arg_types))))
+
+
+def _like(name: str) -> str:
+    return name.replace("\\", "\\\\").replace("'", "\\'").replace("_", "\\_").replace("%", "\\%")
+
+
+def _comment(description: object) -> str | None:
+    text = None if description is None else str(description)
+    return None if text in (None, "user-defined function") else text
+
+
+_ARGS = re.compile(r"^(?P<name>.+?)\((?P<args>.*)\)\s+RETURN\s+(?P<ret>.+)$", re.S)
+
+
+def parse_arguments(text: str) -> tuple[str, tuple[str, ...], str]:
+    """`PREDICT(FLOAT, NUMBER(38,0)) RETURN FLOAT` -> ("PREDICT", ("FLOAT", "NUMBER"), "FLOAT").
+
+    Lenient: precision in parentheses is dropped, a DEFAULT prefix is ignored.
+    """
+    match = _ARGS.match(text.strip())
+    if not match:
+        raise SQLError(f"cannot read function arguments {text!r} from SHOW USER FUNCTIONS")
+    args = re.sub(r"\([^()]*\)", "", match["args"])
+    types = tuple(_base_type(part) for part in args.split(",") if part.strip())
+    return match["name"].strip(), types, _base_type(re.sub(r"\([^()]*\)", "", match["ret"]))
+
+
+def _base_type(text: str) -> str:
+    words = text.strip().upper().split()
+    if words and words[0] == "DEFAULT":
+        words = words[1:]
+    return words[-1] if words else ""
+
+
+def _describe(session: Session, state: DesiredState, function: LiveFunction) -> LiveFunction:
+    target = f"{qualified(state.database, state.schema, function.name)}({function.signature_types})"
+    props = {str(r["property"]).lower(): r["value"] for r in session.run(f"DESCRIBE FUNCTION {target}").dicts()}
+    return LiveFunction(
+        **{**asdict(function),
+           "body": props.get("body"),
+           "imports": parse_list(props.get("imports")),
+           "packages": parse_list(props.get("packages")),
+           "runtime_version": props.get("runtime_version"),
+           "returns": function.returns})
+
+
+def parse_list(value: object) -> tuple[str, ...]:
+    """DESCRIBE's list values: `[@A/b.h5,@A/c.ct]` (no quotes) or `['pandas','x==1']`."""
+    if value is None:
+        return ()
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if "'" in text:  # quoted items may hold commas: 'x>=1.2,<2'
+        return tuple(re.findall(r"'([^']*)'", text))
+    return tuple(part.strip() for part in text.split(",") if part.strip())

@@ -1,0 +1,59 @@
+"""`deployer status`: what is deployed, from what, and whether it drifted from the manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployer import live
+from deployer.desired import DesiredState
+from deployer.identifiers import qualified
+from deployer.plan import differences, owned
+from deployer.session import Session
+from deployer.workflow import render_all
+
+
+def collect(state: DesiredState, session: Session) -> list[dict[str, Any]]:
+    _, functions = render_all(state)
+    current = live.read(session, state)
+    stage = qualified(state.database, state.schema, state.stage)
+    by_sig = {(f.name, f.arg_types): f for f in current.functions}
+    entries = []
+    for function in functions:
+        found = by_sig.pop((function.model.name, function.model.arg_types), None)
+        entry = {"function": function.signature, "model": function.model.name, "declared": True}
+        if found is None:
+            entries.append({**entry, "deployed": False, "drift": ["not deployed"]})
+            continue
+        drift = differences(state, function, found)
+        missing = [p for p in found.imports if p.startswith(f"@{stage}/") and p[len(stage) + 2:] not in current.files]
+        drift += [f"import {p} is missing from the stage" for p in missing]
+        entries.append({**entry, **_deployed(found), "drift": drift})
+    for (name, types), found in sorted(by_sig.items()):
+        if owned(found, state):
+            signature = f"{qualified(state.database, state.schema, name)}({', '.join(types)})"
+            entries.append({"function": signature, "model": found.meta.get("model", name), "declared": False,
+                            **_deployed(found), "drift": ["no longer in the manifest (plan will delete it)"]})
+    return entries
+
+
+def _deployed(found: live.LiveFunction) -> dict[str, Any]:
+    meta = found.meta or {}
+    return {"deployed": True, "deployed_at": found.created_on, "manifest": meta.get("manifest"),
+            "commit": meta.get("commit"), "tool_version": meta.get("version"), "spec": meta.get("spec"),
+            "artifacts": list(found.imports), "packages": list(found.packages),
+            "runtime_version": found.runtime_version}
+
+
+def as_text(state: DesiredState, entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return f"Nothing declared or deployed on target {state.target.name}."
+    lines = [f"Target {state.target.name} ({state.target.type}):"]
+    for e in entries:
+        mark = "in sync" if e["deployed"] and not e["drift"] else "DRIFTED" if e["deployed"] else "not deployed"
+        lines.append(f"  {e['function']}: {mark}")
+        if e["deployed"]:
+            source = f"{e['manifest']}" + (f" at commit {e['commit'][:12]}" if e.get("commit") else "")
+            lines.append(f"      deployed {e['deployed_at']} from {source} (deployer {e['tool_version']})")
+            lines.extend(f"      artifact {a}" for a in e["artifacts"])
+        lines.extend(f"      drift: {d}" for d in e["drift"] if e["deployed"])
+    return "\n".join(lines)

@@ -1,0 +1,24 @@
+"""The edge where the pieces meet: desired state → rendered functions → live state → plan."""
+
+from __future__ import annotations
+
+from deployer import codegen, live
+from deployer.artifacts import DigestCache
+from deployer.codegen import RenderedFunction
+from deployer.desired import DesiredState
+from deployer.plan import Plan, plan
+from deployer.session import Session
+
+
+def render_all(state: DesiredState) -> tuple[str, tuple[RenderedFunction, ...]]:
+    """The stage statement and every model's function, hashing files through the digest cache."""
+    cache = DigestCache.for_state(state)
+    functions = tuple(codegen.render_function(state, model, cache=cache) for model in state.models)
+    cache.save()
+    return codegen.render_stage(state), functions
+
+
+def make_plan(state: DesiredState, session: Session, *, destroy: bool = False) -> tuple[Plan, tuple[RenderedFunction, ...]]:
+    stage_sql, functions = render_all(state)
+    current = live.read(session, state)
+    return plan(state, stage_sql, functions, current, destroy=destroy), functions
