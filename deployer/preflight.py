@@ -1,0 +1,299 @@
+"""Preflight: run every rendered function locally, exactly as Snowflake would, before deploying.
+
+A throwaway local engine gets the stage, the staged files and the CREATE FUNCTION statement;
+then the function is called on the manifest's smoke-test inputs and on a synthetic batch. Each
+failure becomes a Problem naming the model, what was expected and what was found. Models whose
+framework is not installed here are skipped with a note, not failed.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import importlib.util
+import math
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+from .artifacts import DigestCache, model_files
+from .codegen import RenderedFunction, packages_for, render_function, render_stage, sql_string
+from .desired import SQL_TYPES, DesiredState, Model
+from .errors import DeployerError, Problem, SQLError
+from .identifiers import qualified
+
+SYNTHETIC_ROWS = 300
+
+# Modules a framework's handler needs in this Python for preflight to run it.
+FRAMEWORK_MODULES = {"keras": ("tensorflow", "keras", "joblib"), "sklearn": ("sklearn", "joblib")}
+
+
+@dataclass
+class PreflightReport:
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. a model skipped: framework not installed
+
+
+def preflight(state: DesiredState, *, cache: DigestCache | None = None,
+              notes: list[str] | None = None) -> list[Problem]:
+    """Problems found by running each model's function locally; empty when all is good.
+
+    Pass a list as `notes` to receive what was skipped and why.
+    """
+    report = run_preflight(state, cache=cache)
+    if notes is not None:
+        notes.extend(report.notes)
+    return report.problems
+
+
+def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
+                  synthetic_rows: int = SYNTHETIC_ROWS) -> PreflightReport:
+    report = PreflightReport()
+    runnable = []
+    for index, model in enumerate(state.models):
+        missing = [m for m in FRAMEWORK_MODULES[model.framework] if importlib.util.find_spec(m) is None]
+        if missing:
+            report.notes.append(
+                f"{model.name}: preflight skipped, {', '.join(missing)} not installed here"
+            )
+            continue
+        problem = _Reporter(state, index, model, report)
+        try:
+            rendered = render_function(state, model, model_files(state, model, cache), git_commit=None)
+        except DeployerError as exc:
+            problem(str(exc))
+            continue
+        for message in check_pickled_modules(model, rendered):
+            problem(message)
+        runnable.append((problem, rendered))
+    if not runnable:
+        return report
+
+    from .engine import LocalSession  # only preflight needs the engine
+
+    with tempfile.TemporaryDirectory(prefix="deployer-preflight-") as tmp:
+        session = LocalSession(Path(tmp) / "engine", state.database, state.schema)
+        try:
+            for q in (f"CREATE DATABASE IF NOT EXISTS {qualified(state.database)}",
+                      f"CREATE SCHEMA IF NOT EXISTS {qualified(state.database, state.schema)}",
+                      render_stage(state)):
+                session.run(q)
+            for problem, rendered in runnable:
+                _check_model(session, state, rendered, problem, synthetic_rows)
+        finally:
+            session.close()
+    return report
+
+
+class _Reporter:
+    """Appends problems for one model, located at its entry in the manifest."""
+
+    def __init__(self, state, index, model, report):
+        self.file, self.path, self.name, self.report = (
+            state.manifest_path.name, f"models[{index}]", model.name, report)
+
+    def __call__(self, message: str) -> None:
+        self.report.problems.append(
+            Problem(self.file, None, None, self.path, f"preflight {self.name}: {message}"))
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_rows):
+    model = rendered.model
+    try:
+        for f in rendered.files:
+            session.put(f.local_path, f.stage_dir, overwrite=True)
+        session.run(rendered.sql)
+    except SQLError as exc:
+        problem(f"CREATE FUNCTION failed: {_engine_message(exc)}")
+        return
+    name = qualified(state.database, state.schema, model.name)
+    for i, test in enumerate(model.tests, 1):
+        args = ", ".join(_literal(v, f.type) for v, f in zip(test.inputs, model.features))
+        shown = ", ".join(f"{f.name}={v!r}" for f, v in zip(model.features, test.inputs))
+        try:
+            got = session.run(f"SELECT {name}({args}) AS RESULT").rows[0][0]
+        except SQLError as exc:
+            problem(f"smoke test {i} ({shown}) failed: {_engine_message(exc)}")
+            return  # the same error would repeat for every call
+        if not matches(test.expect, got, test.tolerance):
+            tol = f" ± {test.tolerance}" if test.tolerance is not None else ""
+            problem(f"smoke test {i} ({shown}): expected {test.expect!r}{tol}, got {got!r}")
+    _check_synthetic(session, name, model, problem, synthetic_rows)
+
+
+def _check_synthetic(session, name, model: Model, problem, rows):
+    batch = synthetic_batch(model, rows)
+    cols = [f"C{i}" for i in range(len(model.features))]
+    values = ",\n".join(
+        f"({i}, " + ", ".join(_literal(v, f.type) for v, f in zip(row, model.features)) + ")"
+        for i, row in enumerate(batch)
+    )
+    sql = (f"SELECT ID, {name}({', '.join(cols)}) AS RESULT FROM (VALUES {values}) "
+           f"AS T(ID, {', '.join(cols)}) ORDER BY ID")
+    try:
+        result = session.run(sql).rows
+    except SQLError as exc:
+        problem(f"on a synthetic batch of {rows} rows: {_engine_message(exc)}")
+        return
+    if len(result) != rows:
+        problem(f"synthetic batch: expected {rows} rows back, got {len(result)}")
+        return
+    with_null = [i for i, row in enumerate(batch) if any(v is None for v in row)]
+    wrong = [i for i in with_null if result[i][1] is not None]
+    if wrong:
+        problem(f"a row with a NULL feature must return NULL, row {wrong[0]} returned {result[wrong[0]][1]!r}")
+    empty = [i for i, r in enumerate(result) if r[1] is None and i not in set(with_null)]
+    if empty:
+        problem(f"synthetic batch: {len(empty)} of {rows - len(with_null)} rows without NULL returned NULL")
+
+
+def matches(expect, got, tolerance) -> bool:
+    if expect is None or got is None:
+        return expect is got
+    if isinstance(expect, (int, float)) and not isinstance(expect, bool):
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return False
+        if math.isnan(got):
+            return False
+        return abs(got - float(expect)) <= (tolerance or 0.0)
+    return str(expect) == str(got) if not isinstance(expect, bool) else bool(got) == expect
+
+
+def _engine_message(exc: Exception) -> str:
+    """The useful line of an engine error: the handler's own message when there is one."""
+    text = str(exc)
+    m = re.findall(r"(?:HandlerError|RuntimeError|ModuleNotFoundError|ImportError): (.+)", text)
+    if m:
+        return m[-1].strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"\w+(Error|Exception)\b", line)]
+    return (errors[-1] if errors else lines[-1] if lines else text)[:2000]
+
+
+def _literal(value, type_name: str) -> str:
+    sql_type = SQL_TYPES[type_name]
+    if value is None:
+        return f"CAST(NULL AS {sql_type})"
+    if type_name == "string":
+        return sql_string(str(value))
+    if type_name == "boolean":
+        return "TRUE" if value else "FALSE"
+    if type_name == "int":
+        return f"CAST({int(value)} AS {sql_type})"
+    if not math.isfinite(float(value)):
+        return f"CAST('{float(value)!r}' AS {sql_type})"  # 'nan', 'inf': Snowflake reads these
+    return f"CAST({float(value)!r} AS {sql_type})"
+
+
+# --------------------------------------------------------------------------- synthetic inputs
+
+
+def synthetic_batch(model: Model, rows: int, seed: int = 0) -> list[tuple]:
+    """Plausible rows: around the smoke-test values when there are some; a few rows with a NULL."""
+    rng = np.random.default_rng(seed)
+    columns = []
+    for i, f in enumerate(model.features):
+        seen = [t.inputs[i] for t in model.tests if t.inputs[i] is not None]
+        if f.type in ("float", "number"):
+            center = float(np.mean(seen)) if seen else 0.0
+            spread = (float(np.std(seen)) if seen else 0.0) or abs(center) * 0.1 or 1.0
+            col = [round(float(v), 6) for v in rng.normal(center, spread, rows)]
+        elif f.type == "int":
+            lo, hi = (int(min(seen)), int(max(seen))) if seen else (0, 10)
+            col = [int(v) for v in rng.integers(lo, hi + 1, rows)]
+        elif f.type == "boolean":
+            col = [bool(v) for v in rng.integers(0, 2, rows)]
+        else:
+            choices = sorted({str(v) for v in seen}) or ["a", "b", "c"]
+            col = [choices[j] for j in rng.integers(0, len(choices), rows)]
+        columns.append(col)
+    batch = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(rows)]
+    for i in range(min(len(model.features), rows // 10)):  # NULL in each feature once
+        batch[i * 7][i] = None
+    return [tuple(r) for r in batch]
+
+
+# --------------------------------------------------------------------------- packages
+
+
+def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]:
+    """Modules the pickled artifacts need that no package in PACKAGES provides."""
+    provided = _modules_provided(packages_for(model))
+    # Files in IMPORTS are importable in Snowflake: a .py by its stem, a zip by its content.
+    provided |= {f.file_name.rsplit(".", 1)[0] for f in rendered.files if f.role == "import"}
+    problems = []
+    for f in rendered.files:
+        if f.role == "import" or f.is_folder or (model.framework == "keras" and f.role == "model"):
+            continue
+        try:
+            needed = pickled_modules(f.local_path)
+        except ModuleNotFoundError as exc:
+            problems.append(f"cannot load {f.file_name} here: {exc}; add its package to PACKAGES")
+            continue
+        except Exception as exc:  # the handler run reports load failures in detail
+            problems.append(f"cannot load {f.file_name}: {type(exc).__name__}: {exc}")
+            continue
+        for module in sorted(needed - provided - set(sys.stdlib_module_names) - {"__main__"}):
+            dist = ", ".join(metadata.packages_distributions().get(module, [module]))
+            problems.append(
+                f"{f.file_name} needs module {module!r} (package {dist}) but PACKAGES has "
+                f"only {', '.join(packages_for(model))}"
+            )
+    return problems
+
+
+def pickled_modules(path: Path) -> set[str]:
+    """Top-level modules a joblib or pickle file refers to, found by loading it."""
+    import joblib
+    from joblib import numpy_pickle
+
+    seen: set[str] = set()
+    original = numpy_pickle.NumpyUnpickler.find_class
+
+    def find_class(self, module, name):
+        seen.add(module.split(".")[0])
+        return original(self, module, name)
+
+    with mock.patch.object(numpy_pickle.NumpyUnpickler, "find_class", find_class):
+        joblib.load(path)
+    return seen
+
+
+def _modules_provided(specs: tuple[str, ...]) -> set[str]:
+    """Top-level modules of the listed packages and everything they depend on."""
+    by_dist: dict[str, set[str]] = {}
+    for module, dists in metadata.packages_distributions().items():
+        for d in dists:
+            by_dist.setdefault(_norm(d), set()).add(module)
+    todo = [re.split(r"[=<>!~ ]", s, maxsplit=1)[0] for s in specs]
+    done: set[str] = set()
+    while todo:
+        name = _norm(todo.pop())
+        if name in done:
+            continue
+        done.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for req in requires:
+            if "extra ==" in req:
+                continue  # optional extras are not installed by the package itself
+            todo.append(re.split(r"[\s=<>!~;\[(]", req, maxsplit=1)[0])
+    modules = {name.replace("-", "_") for name in done}
+    for name in done:
+        modules |= by_dist.get(name, set())
+    return modules
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

@@ -1,0 +1,127 @@
+"""Preflight runs each rendered function in the local engine; every failure has a clear message."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import joblib
+import numpy as np
+import pytest
+
+from deployer import preflight as pf
+from deployer.desired import Feature, SmokeTest, Step
+
+from .conftest import make_state
+
+
+def messages(state, notes=None) -> list[str]:
+    return [str(p) for p in pf.preflight(state, notes=notes)]
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory, sklearn_bundle):
+    from sklearn.linear_model import LogisticRegression
+
+    x = sklearn_bundle.x[["ROOMS", "AREA"]]
+    path = tmp_path_factory.mktemp("clf") / "clf.pkl"
+    joblib.dump(LogisticRegression().fit(x.to_numpy(), x.ROOMS > 3), path)  # fitted without names
+    return path
+
+
+NUMERIC = (Feature("ROOMS", "int"), Feature("AREA", "float"))
+
+
+def test_good_sklearn_model_passes_with_smoke_test(tmp_path, sklearn_bundle):
+    model = sklearn_bundle.model(tests=(SmokeTest(("red", 3, 80.0), 0.0, None),))
+    expected = float(joblib.load(sklearn_bundle.pipeline).predict(sklearn_bundle.x.iloc[:0].assign(
+        COLOR=["red"], ROOMS=[3], AREA=[80.0]))[0])
+    model = replace(model, tests=(SmokeTest(("red", 3, 80.0), expected, 1e-9),))
+    assert messages(make_state(tmp_path, model)) == []
+
+
+def test_failing_smoke_test_reports_expected_and_actual(tmp_path, sklearn_bundle):
+    model = sklearn_bundle.model(tests=(SmokeTest(("red", 3, 80.0), 1.0, 0.5),))
+    (msg,) = messages(make_state(tmp_path, model))
+    assert msg.startswith("deploy.yaml: models[0]: preflight SCORE: smoke test 1 (COLOR='red', ROOMS=3, AREA=80.0): "
+                          "expected 1.0 ± 0.5, got ")
+
+
+def test_width_mismatch(tmp_path, sklearn_bundle, classifier):
+    model = sklearn_bundle.model(artifact=classifier, features=(Feature("AREA", "float"),))
+    (msg,) = messages(make_state(tmp_path, model))
+    assert "on a synthetic batch of 300 rows: ML.DATA_MODEL.SCORE(FLOAT): model clf.pkl expects 2 input " \
+           "columns but the function has 1 features" in msg
+
+
+def test_output_of_the_wrong_width(tmp_path, sklearn_bundle, classifier):
+    model = sklearn_bundle.model(artifact=classifier, features=NUMERIC, method="predict_proba")
+    (msg,) = messages(make_state(tmp_path, model))
+    assert "the function returns one float per row but the model produced 2 columns" in msg
+
+
+def test_preprocessor_rejecting_feature_names(tmp_path, sklearn_bundle, classifier):
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = tmp_path / "scaler.ct"
+    joblib.dump(StandardScaler().fit(sklearn_bundle.x[["AREA", "ROOMS"]]), scaler)
+    model = sklearn_bundle.model(artifact=classifier, features=NUMERIC, preprocess=(Step(scaler, "transform"),))
+    (msg,) = messages(make_state(tmp_path, model))
+    assert ("preprocess step 1 scaler.ct was fitted on columns ['AREA', 'ROOMS'] "
+            "but the function's features are ['ROOMS', 'AREA']") in msg
+
+
+def test_package_not_available_is_reported_from_create_function(tmp_path, sklearn_bundle):
+    model = sklearn_bundle.model(packages=("surely-not-a-package-xyz",))
+    (msg,) = messages(make_state(tmp_path, model))
+    assert "CREATE FUNCTION failed" in msg and "surely-not-a-package-xyz" in msg and "not installed" in msg
+
+
+def test_module_needed_by_a_pickle_but_missing_from_packages(tmp_path, sklearn_bundle, monkeypatch):
+    (tmp_path / "custom_steps.py").write_text(
+        "class Doubler:\n"
+        "    def transform(self, x):\n"
+        "        return x * 2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import custom_steps
+
+    step = tmp_path / "doubler.ct"
+    joblib.dump(custom_steps.Doubler(), step)
+    model = sklearn_bundle.model(preprocess=(Step(step, "transform"),))
+    found = messages(make_state(tmp_path, model))
+    assert any("doubler.ct needs module 'custom_steps' (package custom_steps) but PACKAGES has only "
+               "joblib, pandas, scikit-learn" in m for m in found)
+    shipped = replace(model, imports=(tmp_path / "custom_steps.py",))
+    assert not any("needs module" in m for m in messages(make_state(tmp_path, shipped)))
+    sys.modules.pop("custom_steps", None)
+
+
+def test_framework_not_installed_is_a_note_not_a_failure(tmp_path, sklearn_bundle, monkeypatch):
+    monkeypatch.setitem(pf.FRAMEWORK_MODULES, "sklearn", ("no_such_framework_xyz",))
+    notes: list[str] = []
+    assert messages(make_state(tmp_path, sklearn_bundle.model()), notes) == []
+    assert notes == ["SCORE: preflight skipped, no_such_framework_xyz not installed here"]
+
+
+def test_synthetic_batch_has_nulls_and_plausible_values(sklearn_bundle):
+    model = sklearn_bundle.model(tests=(SmokeTest(("red", 2, 70.0), 1.0), SmokeTest(("blue", 4, 90.0), 1.0)))
+    batch = pf.synthetic_batch(model, 300)
+    assert len(batch) == 300 and batch == pf.synthetic_batch(model, 300)
+    assert sum(any(v is None for v in row) for row in batch) == 3
+    colors = {r[0] for r in batch if r[0] is not None}
+    rooms = [r[1] for r in batch if r[1] is not None]
+    assert colors == {"red", "blue"} and min(rooms) >= 2 and max(rooms) <= 4
+    assert 60 < np.mean([r[2] for r in batch if r[2] is not None]) < 100
+
+
+@pytest.mark.slow
+def test_keras_seed_pipeline_passes_and_wrong_width_fails(tmp_path, keras_bundle):
+    x = keras_bundle.x.iloc[:1]
+    expect = float(keras_bundle.expected(x)[0])
+    good = keras_bundle.model(tests=(SmokeTest(tuple(x.iloc[0]), expect, 1e-3),))
+    wide = keras_bundle.model(keras_bundle.wide_h5, name="WIDE", preprocess=(), postprocess=())
+    found = messages(make_state(keras_bundle.root, good, wide))
+    assert len(found) == 1, found
+    assert found[0].startswith("deploy.yaml: models[1]: preflight WIDE: ")
+    assert "model model_wide.h5 expects 3 input columns but the function has 2 features" in found[0]
