@@ -86,11 +86,13 @@ def preflight_option(func: Callable[..., Any]) -> Callable[..., Any]:
 def run_preflight(state: Any) -> None:
     """Run each model's handler locally, as Snowflake will, before any target is touched."""
     from deployer.errors import ManifestError
-    from deployer.preflight import preflight
+    from deployer.preflight import run_preflight as check
 
-    problems = preflight(state)
-    if problems:
-        raise ManifestError(problems)
+    report = check(state)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    if report.problems:
+        raise ManifestError(report.problems)
 
 
 @cli.command()
