@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jinja2
 
-from .. import __version__
+from .. import __version__, packages
 from ..artifacts import DigestCache, StagedFile, model_files, staged_name
 from ..desired import SQL_TYPES, DesiredState, Model
 from ..errors import DeployerError
@@ -35,7 +35,6 @@ FRAMEWORK_PACKAGES = {
 }
 STEP_PACKAGES = ("scikit-learn", "joblib")
 
-_PACKAGE = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*((?:[=<>!~]=?|===)[A-Za-z0-9_.*+!,<>=~ \-]*)?\s*")
 
 _UNSET = object()
 
@@ -89,17 +88,6 @@ def _render(template: str, **values) -> str:
 # --------------------------------------------------------------------------- packages
 
 
-def _split_package(spec: str) -> tuple[str, str]:
-    m = _PACKAGE.fullmatch(spec)
-    if not m:
-        raise CodegenError(f"package {spec!r} is not of the form name, name==1.2 or name>=1.2,<2")
-    return m.group(1), (m.group(2) or "").replace(" ", "")
-
-
-def _package_key(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def packages_for(model: Model) -> tuple[str, ...]:
     """Framework-implied packages merged with the model's, one per name, sorted by name.
 
@@ -111,8 +99,11 @@ def packages_for(model: Model) -> tuple[str, ...]:
         implied += STEP_PACKAGES
     chosen: dict[str, tuple[str, str]] = {}
     for spec in [*implied, *model.packages]:
-        name, version = _split_package(spec)
-        key = _package_key(name)
+        try:
+            parsed = packages.parse(spec)
+        except packages.PackageSpecError as exc:
+            raise CodegenError(f"model {model.name}: {exc}") from None
+        name, version, key = parsed.name, parsed.constraint, parsed.key
         if key not in chosen or not chosen[key][1]:
             chosen[key] = (name, version)
         elif version and version != chosen[key][1]:
