@@ -10,6 +10,7 @@ Layout of the folder:
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -61,6 +62,9 @@ class LocalSession:
             self.catalog = cat.load(self.path / "catalog.json")
             (self.path / "data").mkdir(exist_ok=True)
             self.con = duckdb.connect(":memory:")
+            # Enough DuckDB threads to keep every function worker busy: a thread waiting on
+            # a worker's pipe uses no CPU, so more threads than cores is fine here.
+            self.con.execute(f"SET threads = {max(os.cpu_count() or 1, udf_workers)}")
             for db in self.catalog.databases:
                 self._attach(db)
             self._attach(events.DATABASE)

@@ -44,7 +44,7 @@ class WorkerError(SQLError):
 
 
 class Worker:
-    def __init__(self, spec: Spec, root: Path, timeout: float):
+    def __init__(self, spec: Spec, root: Path, timeout: float, threads: int = 1):
         self.spec = spec
         self.timeout = timeout
         self.dir = Path(tempfile.mkdtemp(prefix="w", dir=root))
@@ -61,8 +61,13 @@ class Worker:
                 os.link(src, dest)
             except OSError:
                 shutil.copyfile(src, dest)
+        # Each worker gets its share of the cores: thread pools that spin (TensorFlow,
+        # OpenMP, BLAS) would otherwise fight each other and the engine for them.
+        share = str(max(1, threads))
         env = dict(os.environ, TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp),
-                   TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1")
+                   TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1",
+                   TF_NUM_INTRAOP_THREADS=share, TF_NUM_INTEROP_THREADS=share,
+                   OMP_NUM_THREADS=share, OPENBLAS_NUM_THREADS=share, MKL_NUM_THREADS=share)
         self.log = open(self.dir / "stderr.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deployer.engine.worker"], stdin=subprocess.PIPE,
@@ -156,10 +161,17 @@ class Pool:
     def __init__(self, spec: Spec, root: Path, timeout: float, size: int):
         self.spec, self.root, self.timeout, self.size = spec, root, timeout, max(1, size)
         self.idle: list[Worker] = []
-        self.count = 0
+        self.count = 0  # workers alive or starting
+        self.error: SQLError | None = None
+        self.closed = False
         self.cond = threading.Condition()
 
     def acquire(self) -> Worker:
+        """An idle warm worker; starts another in the background while under `size`.
+
+        A caller waits for whichever comes first, a worker released by another thread
+        or a new one, so a query never stalls on a slow model load it does not need.
+        """
         with self.cond:
             while True:
                 while self.idle:
@@ -170,15 +182,30 @@ class Pool:
                     w.kill()
                 if self.count < self.size:
                     self.count += 1
-                    break
+                    threading.Thread(target=self._spawn, daemon=True).start()
+                if self.error is not None and self.count == 0:
+                    err, self.error = self.error, None
+                    raise err
                 self.cond.wait()
+
+    def _spawn(self) -> None:
         try:
-            return Worker(self.spec, self.root, self.timeout)
-        except BaseException:
+            w = Worker(self.spec, self.root, self.timeout,
+                       threads=(os.cpu_count() or 1) // self.size)
+        except BaseException as exc:
             with self.cond:
                 self.count -= 1
-                self.cond.notify()
-            raise
+                self.error = exc if isinstance(exc, SQLError) else SQLError(
+                    f"could not start the Python worker of {self.spec.label}: {exc}")
+                self.cond.notify_all()
+            return
+        with self.cond:
+            if self.closed:
+                w.close()
+                self.count -= 1
+                return
+            self.idle.append(w)
+            self.cond.notify_all()
 
     def release(self, w: Worker, ok: bool) -> None:
         with self.cond:
@@ -187,10 +214,11 @@ class Pool:
             else:
                 self.count -= 1
                 w.kill()
-            self.cond.notify()
+            self.cond.notify_all()
 
     def close(self) -> None:
         with self.cond:
+            self.closed = True
             for w in self.idle:
                 w.close()
             self.idle.clear()

@@ -139,7 +139,13 @@ def _call(func, vectorized: bool, args: list, n: int):
     if vectorized:
         import numpy as np
         import pandas as pd
-        df = pd.DataFrame({i: a for i, a in enumerate(args)}) if args else pd.DataFrame(index=range(n))
+        if args and all(getattr(a, "dtype", None) == np.float64 for a in args):
+            # one float block: cheapest to build, and df.to_numpy() is then a view
+            df = pd.DataFrame(np.column_stack(args), copy=False)
+        elif args:
+            df = pd.DataFrame({i: a for i, a in enumerate(args)})
+        else:
+            df = pd.DataFrame(index=range(n))
         out = func(df)
         if isinstance(out, (pd.Series, pd.Index)):
             out = out.to_numpy()
