@@ -44,12 +44,15 @@ def _sql_literal(text: str) -> str:
 
 class LocalSession:
     def __init__(self, path: Path, database: str | None = None, schema: str | None = None, *,
-                 udf_timeout: float = 180.0, lock_timeout: float = 10.0, udf_workers: int = 1,
+                 udf_timeout: float = 180.0, lock_timeout: float = 10.0,
+                 udf_workers: int | None = None,
                  log_level: str = "INFO"):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.udf_timeout = udf_timeout
-        self.udf_workers = udf_workers
+        # Workers per function: one per core by default (at most 2); a second one starts
+        # only when a query keeps the first busy.
+        self.udf_workers = udf_workers or min(2, os.cpu_count() or 1)
         self.log_level = log_level  # for functions created without LOG_LEVEL
         self._lock = lock.acquire(self.path, lock_timeout)
         self._closed = False
@@ -64,7 +67,7 @@ class LocalSession:
             self.con = duckdb.connect(":memory:")
             # Enough DuckDB threads to keep every function worker busy: a thread waiting on
             # a worker's pipe uses no CPU, so more threads than cores is fine here.
-            self.con.execute(f"SET threads = {max(os.cpu_count() or 1, udf_workers)}")
+            self.con.execute(f"SET threads = {max(os.cpu_count() or 1, self.udf_workers)}")
             for db in self.catalog.databases:
                 self._attach(db)
             self._attach(events.DATABASE)

@@ -313,7 +313,12 @@ def parse_location(raw: str) -> Location:
 
 def parse(sql: str) -> object | None:
     """The statement for `sql` if this module handles it, else None."""
-    tokens = tokenize(sql)
+    try:
+        tokens = tokenize(sql)
+    except SQLError:
+        if sql.count("$$") > 2:
+            raise syntax_error("text after the body; a $$-quoted body must not contain $$") from None
+        raise
     if not tokens:
         raise SQLError("SQL compilation error: empty SQL statement")
     p = _Parser(tokens)
