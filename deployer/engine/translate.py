@@ -164,6 +164,13 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
             ident.set("this", ident.this.upper())
             ident.set("quoted", True)
 
+    # VARIANT field cast to a string: Snowflake yields the bare text, DuckDB's JSON cast
+    # would keep the quotes, so extract the scalar instead.
+    for cast in list(tree.find_all(exp.Cast)):
+        inner = cast.this
+        if isinstance(inner, exp.JSONExtract) and cast.to.is_type(*exp.DataType.TEXT_TYPES):
+            cast.replace(exp.JSONExtractScalar(this=inner.this, expression=inner.expression))
+
     # Snowflake's INT is NUMBER(38,0); a 64-bit integer holds what tables here need.
     for dt in tree.find_all(exp.DataType):
         if dt.this in (exp.DataType.Type.INT, exp.DataType.Type.SMALLINT, exp.DataType.Type.TINYINT):

@@ -180,12 +180,12 @@ class Pool:
                         return w
                     self.count -= 1
                     w.kill()
+                if self.error is not None:  # the last start failed: report it, once
+                    err, self.error = self.error, None
+                    raise err
                 if self.count < self.size:
                     self.count += 1
                     threading.Thread(target=self._spawn, daemon=True).start()
-                if self.error is not None and self.count == 0:
-                    err, self.error = self.error, None
-                    raise err
                 self.cond.wait()
 
     def _spawn(self) -> None:
@@ -225,6 +225,15 @@ class Pool:
             self.count = 0
 
 
+def _to_numpy(column):
+    """Arrow -> numpy; integers with NULLs become objects (None), not floats."""
+    import numpy as np
+    import pyarrow as pa
+    if column.null_count and pa.types.is_integer(column.type):
+        return np.array(column.to_pylist(), dtype=object)
+    return column.to_numpy(zero_copy_only=False)
+
+
 def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error):
     """The Arrow-vectorised function DuckDB calls; errors are parked via `on_error`."""
     import numpy as np
@@ -235,7 +244,7 @@ def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error):
 
     def adapter(*columns):
         n = len(columns[0]) if columns else 1
-        arrays = [c.to_numpy(zero_copy_only=False) for c in columns]
+        arrays = [_to_numpy(c) for c in columns]
         try:
             w = pool.acquire()
         except SQLError as exc:

@@ -161,7 +161,8 @@ def _call(func, vectorized: bool, args: list, n: int):
         if len(out) != n:
             raise ValueError(f"the handler returned {len(out)} values for a batch of {n} rows")
         return out
-    rows = zip(*args) if args else [()] * n
+    # scalar handlers get plain Python values, None for NULL
+    rows = zip(*[a.tolist() for a in args]) if args else [()] * n
     return [func(*[_as_none(v) for v in row]) for row in rows]
 
 
