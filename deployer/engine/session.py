@@ -11,6 +11,7 @@ Layout of the folder:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -609,6 +610,10 @@ def _qid(name: str) -> str:
 def _duck_error(exc: Exception) -> SQLError:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
+    missing = re.search(r'Table with name "?([^"\s]+)"? does not exist', first)
+    if isinstance(exc, duckdb.CatalogException) and missing:
+        name = ".".join(p.strip('"') for p in missing.group(1).split("."))
+        return SQLError(f"SQL compilation error: Object '{name}' does not exist or not authorized.")
     if isinstance(exc, (duckdb.CatalogException, duckdb.BinderException, duckdb.ParserException)):
         return SQLError(f"SQL compilation error: {first}")
     return SQLError(f"SQL execution error: {first}")
