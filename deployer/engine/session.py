@@ -89,9 +89,12 @@ class LocalSession:
                 self.schema = identifiers.normalize(schema)
                 if not self.catalog.has_schema(self.database, self.schema):
                     self._create_schema(self.database, self.schema)
-        except BaseException:
+        except BaseException as exc:
             self.close()
-            raise
+            if isinstance(exc, SQLError) or not isinstance(exc, Exception):
+                raise
+            raise SQLError(f"cannot open the local account at {self.path}: "
+                           f"{type(exc).__name__}: {exc}") from None
 
     # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> "LocalSession":

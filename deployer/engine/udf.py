@@ -39,6 +39,12 @@ class Spec:
     vector_input: bool = False  # filled from the worker's handshake
 
 
+# Run worker.py by path (it needs only the standard library) so the handler's
+# sys.path holds neither the engine's package nor the current directory.
+_BOOT = ("import runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+         "runpy.run_path(sys.argv[1], run_name='__main__')")
+
+
 class WorkerError(SQLError):
     pass
 
@@ -70,7 +76,8 @@ class Worker:
                    OMP_NUM_THREADS=share, OPENBLAS_NUM_THREADS=share, MKL_NUM_THREADS=share)
         self.log = open(self.dir / "stderr.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deployer.engine.worker"], stdin=subprocess.PIPE,
+            [sys.executable, "-c", _BOOT, str(Path(__file__).with_name("worker.py"))],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env, start_new_session=True)
         send(self.proc.stdin, {"import_dir": str(imports) + "/", "tmp_dir": str(tmp),
                                "code_dir": str(code), "handler": spec.handler,
