@@ -75,6 +75,7 @@ class Worker:
                    TF_NUM_INTRAOP_THREADS=share, TF_NUM_INTEROP_THREADS=share,
                    OMP_NUM_THREADS=share, OPENBLAS_NUM_THREADS=share, MKL_NUM_THREADS=share)
         self.log = open(self.dir / "stderr.log", "wb")
+        self._buf = b""
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT, str(Path(__file__).with_name("worker.py"))],
             stdin=subprocess.PIPE,
@@ -90,38 +91,42 @@ class Worker:
         self.max_batch_size = hello["max_batch_size"]
         self.hello_logs = hello.get("logs", [])
 
-    def _read_exact(self, size: int, deadline: float) -> bytes:
+    def _fill(self, deadline: float) -> None:
+        """Read what the worker has sent so far into self._buf (waiting up to deadline)."""
         fd = self.proc.stdout.fileno()
-        chunks, got = [], 0
-        while got < size:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                self.kill()
-                raise WorkerError(
-                    f"function {self.spec.label} exceeded the time limit of {self.timeout:g} s "
-                    "for one batch; its Python worker was stopped")
-            data = os.read(fd, min(size - got, 1 << 20))
-            if not data:
-                code = self.proc.wait()
-                self.kill()
-                how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
-                       else f"exited with code {code}")
-                raise WorkerError(f"the Python worker of function {self.spec.label} {how} "
-                                  "(crashed); the statement failed")
-            chunks.append(data)
-            got += len(data)
-        return b"".join(chunks)
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            self.kill()
+            raise WorkerError(
+                f"function {self.spec.label} exceeded the time limit of {self.timeout:g} s "
+                "for one batch; its Python worker was stopped")
+        data = os.read(fd, 1 << 20)
+        if not data:
+            code = self.proc.wait()
+            self.kill()
+            how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
+                   else f"exited with code {code}")
+            raise WorkerError(f"the Python worker of function {self.spec.label} {how} "
+                              "(crashed); the statement failed")
+        self._buf += data
 
     def _receive(self) -> dict:
         deadline = time.monotonic() + self.timeout
-        (size,) = _HEADER.unpack(self._read_exact(_HEADER.size, deadline))
-        return pickle.loads(self._read_exact(size, deadline))
+        while len(self._buf) < _HEADER.size:
+            self._fill(deadline)
+        (size,) = _HEADER.unpack_from(self._buf)
+        end = _HEADER.size + size
+        while len(self._buf) < end:
+            self._fill(deadline)
+        data, self._buf = self._buf[_HEADER.size:end], self._buf[end:]
+        return pickle.loads(data)
 
     def call(self, args: list, n: int) -> tuple[object, list]:
         try:
             send(self.proc.stdin, {"args": args, "n": n})
         except (BrokenPipeError, OSError):
-            self._read_exact(1, time.monotonic() + 5)  # reports the crash
+            while True:  # the worker is gone: report how it ended
+                self._fill(time.monotonic() + 5)
         reply = self._receive()
         if not reply["ok"]:
             raise _interpreter_error(reply["error"], self.spec, reply.get("logs", []))

@@ -21,8 +21,7 @@ _HEADER = struct.Struct("<Q")
 
 def send(fh, obj) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    fh.write(_HEADER.pack(len(data)))
-    fh.write(data)
+    fh.write(_HEADER.pack(len(data)) + data)  # one write: one wake-up on the other side
     fh.flush()
 
 
