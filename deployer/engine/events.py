@@ -23,6 +23,10 @@ DDL = f'''CREATE TABLE IF NOT EXISTS "{DATABASE}"."{SCHEMA}"."{TABLE}" (
 
 INSERT = f'INSERT INTO "{DATABASE}"."{SCHEMA}"."{TABLE}" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
 
+# DuckDB reserves the name INFORMATION_SCHEMA, so SNOWFLAKE.INFORMATION_SCHEMA is stored
+# under this name and translate.py maps references to it.
+INFO_SCHEMA_STORED = "INFORMATION_SCHEMA_LOCAL"
+
 _SEVERITY = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 
 
@@ -44,3 +48,24 @@ def rows(function: dict, records: list[dict]) -> list[tuple]:
                         "code.function": r["function"]}),
             r["message"], severity, function["name"], r["message"]))
     return out
+
+
+def packages_rows() -> list[tuple]:
+    """SNOWFLAKE.INFORMATION_SCHEMA.PACKAGES: what this Python can provide.
+
+    Snowflake lists one row per package, version and runtime
+    (https://docs.snowflake.com/en/sql-reference/info-schema/packages); locally every
+    supported runtime is served by the interpreter running the engine, so each installed
+    distribution appears once per supported runtime.
+    """
+    import importlib.metadata as metadata
+
+    from deployer.engine.checks import SUPPORTED_RUNTIMES
+
+    seen = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name and name not in seen:
+            seen[name] = dist.version
+    return [(name, version, "python", runtime)
+            for name, version in sorted(seen.items()) for runtime in SUPPORTED_RUNTIMES]

@@ -74,6 +74,7 @@ class LocalSession:
             self._attach(events.DATABASE)
             self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{events.DATABASE}"."{events.SCHEMA}"')
             self.con.execute(events.DDL)
+            self._create_packages_view()
             for fn in self.catalog.functions:
                 self._register(fn)
             self.database: str | None = None
@@ -95,6 +96,17 @@ class LocalSession:
                 raise
             raise SQLError(f"cannot open the local account at {self.path}: "
                            f"{type(exc).__name__}: {exc}") from None
+
+    def _create_packages_view(self) -> None:
+        import pandas as pd
+        frame = pd.DataFrame(events.packages_rows(),
+                             columns=["PACKAGE_NAME", "VERSION", "LANGUAGE", "RUNTIME_VERSION"])
+        self.con.register("local_packages", frame)
+        db, schema = events.DATABASE, events.INFO_SCHEMA_STORED
+        self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{db}"."{schema}"')
+        self.con.execute(f'CREATE OR REPLACE TABLE "{db}"."{schema}"."PACKAGES" '
+                         "AS SELECT * FROM local_packages")
+        self.con.unregister("local_packages")
 
     # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> "LocalSession":

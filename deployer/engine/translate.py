@@ -153,6 +153,8 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
             raise SQLError(
                 f"SQL compilation error: Object '{t_name}' does not exist or not authorized: this "
                 "session has no current database/schema; call USE or use a qualified name")
+        if (db_name, schema_name) == ("SNOWFLAKE", "INFORMATION_SCHEMA"):
+            schema_name = "INFORMATION_SCHEMA_LOCAL"  # see events.INFO_SCHEMA_STORED
         table.set("this", exp.to_identifier(t_name, quoted=True))
         table.set("db", exp.to_identifier(schema_name, quoted=True))
         table.set("catalog", exp.to_identifier(db_name, quoted=True))

@@ -101,3 +101,12 @@ def test_no_current_database(tmp_path):
         s.run("CREATE DATABASE D")  # becomes current, with schema PUBLIC
         s.run("CREATE TABLE T (A INT)")
         assert s.run("SELECT COUNT(*) AS N FROM D.PUBLIC.T").rows == ((0,),)
+
+
+def test_information_schema_packages_lists_local_packages(s):
+    # https://docs.snowflake.com/en/sql-reference/info-schema/packages
+    r = s.run("SELECT package_name, version FROM snowflake.information_schema.packages "
+              "WHERE language = 'python' AND package_name = 'pandas' AND runtime_version = '3.11'")
+    assert r.columns == ("PACKAGE_NAME", "VERSION")
+    import pandas
+    assert r.rows == (("pandas", pandas.__version__),)
