@@ -6,6 +6,7 @@ Pure data plus JSON (de)serialisation; session.py loads it at start and saves it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
@@ -71,7 +72,6 @@ class Function:
 
 
 def hash_text(text: str) -> int:
-    import hashlib
     return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16)
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from urllib.parse import quote as urlquote
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 from deployer import identifiers
 from deployer.engine import catalog as cat
@@ -134,11 +136,7 @@ class LocalSession:
             raise SQLError("the local session is closed")
         self._udf_error = None
         try:
-            try:
-                stmt = st.parse(sql)
-            except NotSupportedError:
-                raise
-            return self._dispatch(stmt, sql)
+            return self._dispatch(st.parse(sql), sql)
         except SQLError:
             raise
         except duckdb.Error as exc:
@@ -515,11 +513,9 @@ class LocalSession:
 
     def _register(self, fn: cat.Function) -> None:
         files = []
-        for text in fn.imports:
+        for text in fn.imports:  # stored fully qualified: @DB.SCHEMA.STAGE/path
             loc = st.parse_location(text[1:])
-            db, schema, name = (tuple(loc.stage) + (None,) * 3)[:3] if len(loc.stage) == 3 else (
-                fn.database, fn.schema, loc.stage[-1])
-            files.append(stages.stage_root(self.path, db, schema, name) / loc.path)
+            files.append(stages.stage_root(self.path, *loc.stage) / loc.path)
         spec = Spec(self._label(fn), fn.handler, fn.body, tuple(files),
                     fn.log_level or self.log_level)
         pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers)
@@ -570,7 +566,6 @@ class LocalSession:
                            f"{name[-1]}: {len(args)} given, overloads are "
                            + ", ".join(self._label(f) for f in candidates))
         fn = max(fitting, key=lambda f: _fit_score(f, args))
-        import sqlglot
         exprs = list(args) + [sqlglot.parse_one(d, read="snowflake")
                               for d in fn.arg_defaults[len(args):]]
         return fn.duck_name, [sqltypes.duckdb_type(t) for t in fn.arg_types], exprs
@@ -604,7 +599,6 @@ class LocalSession:
 
 def _fit_score(fn: cat.Function, args: list) -> int:
     """Prefer the overload whose types match literal arguments (Snowflake's overload choice)."""
-    from sqlglot import exp
     score = 0
     for a, t in zip(args, fn.short_types):
         if isinstance(a, exp.Literal):

@@ -333,9 +333,8 @@ def parse(sql: str) -> object | None:
 def _create(p: _Parser):
     or_replace = p.accept("OR", "REPLACE")
     secure = p.accept("SECURE")
-    kind_tok = p.peek()
-    if kind_tok is None:
-        raise syntax_error("unexpected end of statement after CREATE")
+    kind_tok = p.next("an object kind after CREATE")
+    p.i -= 1
     if p.accept("DATABASE"):
         ine = p.if_not_exists()
         name = p.name()

@@ -11,6 +11,7 @@ reported as SQLError and replaced on the next call.
 from __future__ import annotations
 
 import os
+import pickle
 import select
 import shutil
 import signal
@@ -24,8 +25,6 @@ from pathlib import Path
 
 from deployer.engine.worker import _HEADER, send
 from deployer.errors import SQLError
-
-import pickle
 
 
 @dataclass(frozen=True)

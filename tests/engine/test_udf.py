@@ -193,3 +193,9 @@ def test_timeout_stops_the_worker_and_the_next_query_works(tmp_path):
         with pytest.raises(SQLError, match=r"SLOW\(FLOAT\) exceeded the time limit of 1 s"):
             s.run("SELECT SLOW(1)")
         assert s.run("SELECT SLOW(0) AS V").rows == ((0.0,),)
+
+
+def test_handler_prints_do_not_disturb_the_engine(s):
+    fn(s, "CHATTY", "import sys\nprint('hello at import')\ndef f(a):\n    print('row', a)\n"
+       "    sys.stdout.write('more\\n')\n    return a\n")
+    assert s.run("SELECT SUM(CHATTY(A)) AS T FROM NUMS").rows == ((float(sum(range(10000))),),)
