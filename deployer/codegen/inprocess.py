@@ -14,23 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..artifacts import StagedFile
+from ..engine.worker import snowflake_module  # the same shim the engine's workers provide
 from . import HANDLER_NAME
-
-
-def fake_snowflake_module() -> types.ModuleType:
-    mod = types.ModuleType("_snowflake")
-
-    def vectorized(input, max_batch_size=None):  # noqa: A002 - Snowflake's keyword
-        def mark(fn):
-            fn._sf_vectorized_input = input
-            if max_batch_size is not None:
-                fn._sf_max_batch_size = max_batch_size
-            return fn
-
-        return mark
-
-    mod.vectorized = vectorized
-    return mod
 
 
 def stage_locally(files: tuple[StagedFile, ...], import_dir: Path) -> Path:
@@ -43,7 +28,7 @@ def stage_locally(files: tuple[StagedFile, ...], import_dir: Path) -> Path:
 
 def load_handler(source: str, import_dir: Path, name: str = HANDLER_NAME) -> Callable:
     """Exec the handler source as a fresh module and return its handler function."""
-    sys.modules.setdefault("_snowflake", fake_snowflake_module())
+    sys.modules.setdefault("_snowflake", snowflake_module())
     sys._xoptions["snowflake_import_directory"] = str(import_dir) + "/"
     namespace: dict = {"__name__": "deployer_udf"}
     exec(compile(source, "<udf handler>", "exec"), namespace)
