@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import types
 from pathlib import Path
 from typing import Callable
 
