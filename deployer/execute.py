@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from deployer.codegen import RenderedFunction
-from deployer.desired import DesiredState, Model, SQL_TYPES
+from deployer.desired import DesiredState, SQL_TYPES
 from deployer.errors import DeployerError, SQLError
 from deployer.identifiers import qualified
 from deployer.plan import Change, Plan, PutFile, RunSQL
@@ -105,6 +105,3 @@ def compare(actual: Any, expect: Any, tolerance: float | None, kind: str) -> str
         return None if diff <= allowed else f"expected {expect!r} ± {tolerance or 0}, got {actual!r} (off by {diff:.6g})"
     return None if actual == expect else f"expected {expect!r}, got {actual!r}"
 
-
-def model_of(functions: Iterable[RenderedFunction], name: str) -> Model:
-    return next(f.model for f in functions if f.model.name == name)

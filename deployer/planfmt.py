@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from deployer.plan import Change, Plan
+from deployer.plan import Plan
 
 SYMBOLS = {("create",): "+", ("update",): "~", ("delete",): "-", ("delete", "create"): "-/+", ("no-op",): " "}
 VERBS = {("create",): "created", ("update",): "updated in place", ("delete",): "deleted",

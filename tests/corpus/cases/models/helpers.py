@@ -1,1 +1,1 @@
-placeholder: validate does not load artifacts with --no-preflight
+"""An extra import shipped beside a model in corpus manifests."""
