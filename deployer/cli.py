@@ -210,7 +210,7 @@ def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_
         applied = execute(session, the_plan,
                           on_change=lambda c: click.echo(f"  {'/'.join(c.actions)} {c.type} {c.name}: done"))
         click.echo(f"Apply complete: {applied} change(s).")
-        results = smoke_tests(session, state, functions, only=the_plan.tested)
+        results = smoke_tests(session, state, functions, only=the_plan.replaced_functions)
     for result in results:
         click.echo(result.describe())
     failed = [r for r in results if not r.passed]

@@ -6,7 +6,7 @@ executor runs and the statements shown to people, both from one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -65,8 +65,12 @@ class Plan:
     target: str
     changes: tuple[Change, ...]
     state_fingerprint: str
-    # Functions (by signature) that apply creates or replaces: their smoke tests run afterwards.
-    tested: tuple[str, ...] = field(default=())
+
+    @property
+    def replaced_functions(self) -> tuple[str, ...]:
+        """Signatures of the functions apply creates or replaces: their smoke tests run afterwards."""
+        return tuple(c.name for c in self.changes
+                     if c.type == "function" and {"create", "update"} & set(c.actions))
 
     @property
     def has_changes(self) -> bool:
@@ -122,7 +126,6 @@ def plan(state: DesiredState, stage_sql: str, functions: Iterable[RenderedFuncti
     desired_sigs = {(f.model.name, f.model.arg_types) for f in functions}
     replaced_overloads = {key for key, f in live_by_sig.items()
                           if owned(f, state) and key not in desired_sigs and key[0] in desired_names}
-    tested = []
     for function in functions:
         key = (function.model.name, function.model.arg_types)
         current = live_by_sig.get(key)
@@ -135,12 +138,10 @@ def plan(state: DesiredState, stage_sql: str, functions: Iterable[RenderedFuncti
                 changes.append(Change("function", function.signature, ("delete", "create"), reasons, drops + (create,)))
             else:
                 changes.append(Change("function", function.signature, ("create",), ("does not exist",), (create,)))
-            tested.append(function.signature)
             continue
         reasons = differences(state, function, current)
         if reasons:
             changes.append(Change("function", function.signature, ("update",), tuple(reasons), (create,)))
-            tested.append(function.signature)
         else:
             changes.append(Change("function", function.signature, ("no-op",)))
 
@@ -158,7 +159,7 @@ def plan(state: DesiredState, stage_sql: str, functions: Iterable[RenderedFuncti
         if top in managed and path not in wanted:
             changes.append(Change("file", f"@{stage}/{path}", ("delete",),
                                   ("no declared function imports it",), (RunSQL(f"REMOVE @{stage}/{path}"),)))
-    return Plan(state.target.name, tuple(changes), live.fingerprint(), tuple(tested))
+    return Plan(state.target.name, tuple(changes), live.fingerprint())
 
 
 def _stage_relative(stage_path: str, stage: str) -> str:
