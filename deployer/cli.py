@@ -188,7 +188,8 @@ def _confirm(auto_approve: bool, what: str) -> None:
 def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_file: str | None) -> None:
     """Upload what changed, create or replace functions, run the smoke tests."""
     from deployer import planfmt
-    from deployer.execute import execute, smoke_tests
+    from deployer.execute import execute
+    from deployer.smoke import smoke_tests
     from deployer.workflow import make_plan
 
     saved = _saved_plan(plan_file) if plan_file else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import importlib.util
-import math
 import re
 import sys
 import tempfile
@@ -21,10 +20,11 @@ from unittest import mock
 import numpy as np
 
 from .artifacts import DigestCache, model_files
-from .codegen import RenderedFunction, packages_for, render_function, render_stage, sql_string
-from .desired import SQL_TYPES, DesiredState, Model
+from .codegen import RenderedFunction, packages_for, render_function, render_stage
+from .desired import DesiredState, Model
 from .errors import DeployerError, Problem, SQLError
 from .identifiers import qualified
+from . import smoke
 
 SYNTHETIC_ROWS = 300
 
@@ -113,18 +113,17 @@ def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_
     except SQLError as exc:
         problem(f"CREATE FUNCTION failed: {_engine_message(exc)}")
         return
-    name = qualified(state.database, state.schema, model.name)
     for i, test in enumerate(model.tests, 1):
-        args = ", ".join(_literal(v, f.type) for v, f in zip(test.inputs, model.features))
         shown = ", ".join(f"{f.name}={v!r}" for f, v in zip(model.features, test.inputs))
         try:
-            got = session.run(f"SELECT {name}({args}) AS RESULT").rows[0][0]
+            got = session.run(smoke.call(state, model, test.inputs)).rows[0][0]
         except SQLError as exc:
             problem(f"smoke test {i} ({shown}) failed: {_engine_message(exc)}")
             return  # the same error would repeat for every call
-        if not matches(test.expect, got, test.tolerance):
-            tol = f" ± {test.tolerance}" if test.tolerance is not None else ""
-            problem(f"smoke test {i} ({shown}): expected {test.expect!r}{tol}, got {got!r}")
+        failure = smoke.compare(got, test.expect, test.tolerance)
+        if failure:
+            problem(f"smoke test {i} ({shown}): {failure}")
+    name = qualified(state.database, state.schema, model.name)
     _check_synthetic(session, name, model, problem, synthetic_rows)
 
 
@@ -132,7 +131,7 @@ def _check_synthetic(session, name, model: Model, problem, rows):
     batch = synthetic_batch(model, rows)
     cols = [f"C{i}" for i in range(len(model.features))]
     values = ",\n".join(
-        f"({i}, " + ", ".join(_literal(v, f.type) for v, f in zip(row, model.features)) + ")"
+        f"({i}, " + ", ".join(smoke.literal(v, f.type) for v, f in zip(row, model.features)) + ")"
         for i, row in enumerate(batch)
     )
     sql = (f"SELECT ID, {name}({', '.join(cols)}) AS RESULT FROM (VALUES {values}) "
@@ -154,20 +153,6 @@ def _check_synthetic(session, name, model: Model, problem, rows):
         problem(f"synthetic batch: {len(empty)} of {rows - len(with_null)} rows without NULL returned NULL")
 
 
-def matches(expect, got, tolerance) -> bool:
-    if expect is None or got is None:
-        return expect is got
-    if isinstance(expect, (int, float)) and not isinstance(expect, bool):
-        try:
-            got = float(got)
-        except (TypeError, ValueError):
-            return False
-        if math.isnan(got):
-            return False
-        return abs(got - float(expect)) <= (tolerance or 0.0)
-    return str(expect) == str(got) if not isinstance(expect, bool) else bool(got) == expect
-
-
 def _engine_message(exc: Exception) -> str:
     """The useful line of an engine error: the handler's own message when there is one."""
     text = str(exc)
@@ -177,21 +162,6 @@ def _engine_message(exc: Exception) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if re.match(r"\w+(Error|Exception)\b", line)]
     return (errors[-1] if errors else lines[-1] if lines else text)[:2000]
-
-
-def _literal(value, type_name: str) -> str:
-    sql_type = SQL_TYPES[type_name]
-    if value is None:
-        return f"CAST(NULL AS {sql_type})"
-    if type_name == "string":
-        return sql_string(str(value))
-    if type_name == "boolean":
-        return "TRUE" if value else "FALSE"
-    if type_name == "int":
-        return f"CAST({int(value)} AS {sql_type})"
-    if not math.isfinite(float(value)):
-        return f"CAST('{float(value)!r}' AS {sql_type})"  # 'nan', 'inf': Snowflake reads these
-    return f"CAST({float(value)!r} AS {sql_type})"
 
 
 # --------------------------------------------------------------------------- synthetic inputs
