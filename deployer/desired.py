@@ -29,6 +29,7 @@ SIGNATURE_TYPES = {
     "boolean": "BOOLEAN",
 }
 
+# https://docs.snowflake.com/en/developer-guide/udf/python/udf-python-introduction
 SUPPORTED_RUNTIMES = ("3.10", "3.11", "3.12", "3.13")
 DEFAULT_RUNTIME = "3.11"
 

@@ -18,10 +18,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from deployer.desired import SUPPORTED_RUNTIMES  # one list for the manifest check and the engine
 from deployer.errors import SQLError
-
-# https://docs.snowflake.com/en/developer-guide/udf/python/udf-python-introduction
-SUPPORTED_RUNTIMES = ("3.10", "3.11", "3.12", "3.13")
 
 
 def check_runtime(version: str | None) -> str:
