@@ -18,6 +18,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from deployer import packages
 from deployer.desired import SUPPORTED_RUNTIMES  # one list for the manifest check and the engine
 from deployer.errors import SQLError
 
@@ -51,8 +52,9 @@ def check_packages(specs: tuple[str, ...]) -> tuple[str, ...]:
     installed = []
     for spec in specs:
         try:
-            req = Requirement(spec)
-        except InvalidRequirement:
+            # Snowflake's grammar first (it refuses e.g. '~=' and markers that pip would take).
+            req = Requirement(str(packages.parse(spec)))
+        except (packages.PackageSpecError, InvalidRequirement):
             raise _package_error(spec, "is not a valid package specification") from None
         try:
             version = metadata.version(req.name)

@@ -90,6 +90,7 @@ def test_dropping_a_function_keeps_its_staged_imports(shared, tmp_path):
     (dict(extra="PACKAGES = ('surely-not-a-real-package-xyz')"), "is not installed"),
     (dict(extra="PACKAGES = ('pandas==0.1.*')"), "outside the requested spec"),
     (dict(extra="PACKAGES = ('pandas>=1,<2,,')"), "not a valid package specification"),
+    (dict(extra="PACKAGES = ('pandas~=2.0')"), "not a valid package specification"),  # pip takes it; Snowflake does not
     (dict(extra="IMPORTS = ('@ML.DATA_MODEL.NO_SUCH_STAGE/x.py')"), "Stage 'ML.DATA_MODEL.NO_SUCH_STAGE' does not exist"),
     (dict(body=None, handler="nomod.f"), "'nomod' is not among the function's IMPORTS"),
 ])
