@@ -109,7 +109,7 @@ def plan(state: DesiredState, stage_sql: str, functions: Iterable[RenderedFuncti
     wanted: dict[str, tuple[RenderedFunction, object]] = {}
     for function in functions:
         for staged in function.files:
-            wanted.setdefault(_stage_relative(staged.stage_path, stage), (function, staged))
+            wanted.setdefault(stage_relative(staged.stage_path, stage), (function, staged))
     for path, (function, staged) in wanted.items():
         size = live.files.get(path)
         name = f"@{stage}/{path}"
@@ -162,7 +162,8 @@ def plan(state: DesiredState, stage_sql: str, functions: Iterable[RenderedFuncti
     return Plan(state.target.name, tuple(changes), live.fingerprint())
 
 
-def _stage_relative(stage_path: str, stage: str) -> str:
+def stage_relative(stage_path: str, stage: str) -> str:
+    """`@DB.S.STAGE/PREDICT/ab12/model.h5` -> `PREDICT/ab12/model.h5`, as LIST paths are keyed."""
     prefix = f"@{stage}/"
     return stage_path[len(prefix):] if stage_path.startswith(prefix) else stage_path
 

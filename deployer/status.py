@@ -7,7 +7,7 @@ from typing import Any
 from deployer import live
 from deployer.desired import DesiredState
 from deployer.identifiers import qualified
-from deployer.plan import differences, owned
+from deployer.plan import differences, owned, stage_relative
 from deployer.session import Session
 from deployer.workflow import render_all
 
@@ -25,7 +25,7 @@ def collect(state: DesiredState, session: Session) -> list[dict[str, Any]]:
             entries.append({**entry, "deployed": False, "drift": ["not deployed"]})
             continue
         drift = differences(state, function, found)
-        missing = [p for p in found.imports if p.startswith(f"@{stage}/") and p[len(stage) + 2:] not in current.files]
+        missing = [p for p in found.imports if stage_relative(p, stage) not in current.files]
         drift += [f"import {p} is missing from the stage" for p in missing]
         entries.append({**entry, **_deployed(found), "drift": drift})
     for (name, types), found in sorted(by_sig.items()):
