@@ -264,16 +264,17 @@ def render(load: Callable[[], Any], model_name: str | None) -> None:
     from deployer.workflow import render_all
 
     state = load()
-    stage_sql, functions = render_all(state)
+    models = state.models
     if model_name is not None:
         try:
             wanted = identifiers.normalize(model_name)
         except identifiers.IdentifierError as exc:
             raise DeployerError(f"--model: {exc}") from None
-        functions = tuple(f for f in functions if f.model.name == wanted)
-        if not functions:
+        models = tuple(m for m in state.models if m.name == wanted)
+        if not models:
             names = ", ".join(m.name for m in state.models)
             raise DeployerError(f"--model: no model named {model_name} (models: {names})")
+    stage_sql, functions = render_all(state, models)  # only the chosen model's files are hashed
     click.echo(f"{stage_sql};\n")
     for function in functions:
         for staged in function.files:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from deployer import codegen, live
 from deployer.artifacts import DigestCache
 from deployer.codegen import RenderedFunction
-from deployer.desired import DesiredState
+from deployer.desired import DesiredState, Model
 from deployer.plan import Plan, plan
 from deployer.session import Session
 
 
-def render_all(state: DesiredState) -> tuple[str, tuple[RenderedFunction, ...]]:
-    """The stage statement and every model's function, hashing files through the digest cache."""
+def render_all(state: DesiredState, models: tuple[Model, ...] | None = None) -> tuple[str, tuple[RenderedFunction, ...]]:
+    """The stage statement and each model's function (all by default), hashing files through the digest cache."""
     cache = DigestCache.for_state(state)
-    functions = tuple(codegen.render_function(state, model, cache=cache) for model in state.models)
+    functions = tuple(codegen.render_function(state, model, cache=cache)
+                      for model in (state.models if models is None else models))
     cache.save()
     return codegen.render_stage(state), functions
 
