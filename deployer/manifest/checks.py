@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from deployer import identifiers, packages
-from deployer.desired import SUPPORTED_RUNTIMES
+from deployer.desired import SIGNATURE_TYPES, SUPPORTED_RUNTIMES
 
 KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 SKLEARN_SUFFIXES = (".joblib", ".pkl", ".pickle", ".sav", ".ct")
@@ -98,7 +98,6 @@ def _models(models: list[Any], root: Path) -> Found:
 
 
 def _signature(name: str, features: list[Any]) -> tuple | None:
-    from deployer.desired import SIGNATURE_TYPES
     try:
         stored = identifiers.normalize(name)
     except identifiers.IdentifierError:
