@@ -66,7 +66,7 @@ def test_targets_override_database_schema_stage(project):
     assert load_manifest(path).target.path == project / "state"
     prod = load_manifest(path, target="prod")
     assert (prod.target.type, prod.target.connection, prod.database, prod.stage) == ("snowflake", "prod", "ML_PROD", "S2")
-    with pytest.raises(ManifestError, match="--target 'qa' is not a target of this manifest \\(targets: local, prod\\)"):
+    with pytest.raises(ManifestError, match="^[^:]*deploy.yaml: --target 'qa' is not a target of this manifest \\(targets: local, prod\\)$"):
         load_manifest(path, target="qa")
 
 

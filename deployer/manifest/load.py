@@ -68,7 +68,10 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     for where, message in checks.check(data, root):
         add(where, message)
     for where, message in checks.check_target(data, target_name, from_cli=target is not None):
-        add(where, message)
+        if target is None:
+            add(where, message)
+        else:  # the bad name came from the command line: no place in the file to point at
+            problems.append(Problem(shown, None, None, "", message))
     if problems:
         raise ManifestError(_ordered(problems))
     return normalize(data, path, target_name, variables)
