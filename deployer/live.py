@@ -26,10 +26,17 @@ class LiveFunction:
     comment: str | None  # the user's part of the COMMENT
     meta: dict | None  # deployer's metadata from the COMMENT, when it has one
     created_on: str
-    body: str | None = None
-    imports: tuple[str, ...] = ()
+    is_secure: bool = False
+    described: bool = False  # DESCRIBE was read (plan --refresh, status)
+    body: str | None = None  # None when not described, or hidden (SECURE, not the owner)
+    imports: tuple[str, ...] | None = None  # likewise
     packages: tuple[str, ...] = ()
     runtime_version: str | None = None
+
+    @property
+    def hidden(self) -> bool:
+        """DESCRIBE was read but Snowflake withheld body and imports (SECURE, or not the owner)."""
+        return self.described and self.body is None and self.imports is None
 
     @property
     def signature_types(self) -> str:
@@ -39,22 +46,33 @@ class LiveFunction:
 @dataclass(frozen=True)
 class LiveState:
     stage_exists: bool
-    files: dict[str, int] = field(default_factory=dict)  # path under the stage -> size
+    files: dict[str, int] = field(default_factory=dict)  # path under the stage -> stored size
     functions: tuple[LiveFunction, ...] = ()
+    stage_type: str | None = None  # SHOW STAGES `type`: INTERNAL, INTERNAL NO CSE, EXTERNAL...
+    stage_comment: str | None = None
 
     def fingerprint(self) -> str:
-        data = {"stage": self.stage_exists, "files": sorted(self.files.items()),
-                "functions": sorted((json.dumps(asdict(f), sort_keys=True, default=str) for f in self.functions))}
+        # Sizes are left out: LIST pads them on encrypted stages, and the digest is in the path.
+        data = {"stage": [self.stage_exists, self.stage_comment], "files": sorted(self.files),
+                # What SHOW reports, so a plan made with --refresh matches an apply made without.
+                "functions": sorted(json.dumps([f.name, f.arg_types, f.returns, f.comment, f.meta, f.created_on],
+                                               sort_keys=True, default=str) for f in self.functions)}
         return "sha256:" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def read(session: Session, state: DesiredState) -> LiveState:
+def read(session: Session, state: DesiredState, *, refresh: bool = False) -> LiveState:
+    """Three statements whatever the number of models: SHOW STAGES, LIST, SHOW USER FUNCTIONS.
+
+    The spec hash in each function's COMMENT decides updates. With `refresh` (plan --refresh,
+    status), each managed function is also DESCRIBEd to catch hand edits that kept the comment.
+    """
     schema = qualified(state.database, state.schema)
     stage = qualified(state.database, state.schema, state.stage)
-    stage_exists = any(r.get("name") == state.stage for r in
-                       session.run(f"SHOW STAGES LIKE '{_like(state.stage)}' IN SCHEMA {schema}").dicts())
+    found = [r for r in session.run(f"SHOW STAGES LIKE '{_like(state.stage)}' IN SCHEMA {schema}").dicts()
+             if r.get("name") == state.stage]
+    stage_row = found[0] if found else None
     files: dict[str, int] = {}
-    if stage_exists:
+    if stage_row is not None and not str(stage_row.get("type") or "").upper().startswith("EXTERNAL"):
         for row in session.run(f"LIST @{stage}").dicts():
             # `name` is the stage name lower-cased, then the path inside the stage.
             path = str(row["name"]).split("/", 1)[1] if "/" in str(row["name"]) else str(row["name"])
@@ -66,15 +84,22 @@ def read(session: Session, state: DesiredState) -> LiveState:
         name, arg_types, returns = parse_arguments(str(row["arguments"]))
         user_comment, meta = split_comment(_comment(row.get("description")))
         function = LiveFunction(name=str(row["name"]), arg_types=arg_types, returns=returns,
-                                comment=user_comment, meta=meta, created_on=str(row.get("created_on")))
-        if meta is not None:
+                                comment=user_comment, meta=meta, created_on=str(row.get("created_on")),
+                                is_secure=str(row.get("is_secure", "N")).upper() in ("Y", "TRUE"))
+        if refresh and meta is not None:
             function = _describe(session, state, function)
         functions.append(function)
-    return LiveState(stage_exists, files, tuple(sorted(functions, key=lambda f: (f.name, f.arg_types))))
+    return LiveState(stage_row is not None, files, tuple(sorted(functions, key=lambda f: (f.name, f.arg_types))),
+                     stage_type=None if stage_row is None else str(stage_row.get("type") or "INTERNAL"),
+                     stage_comment=None if stage_row is None else _stage_comment(stage_row.get("comment")))
 
 
 def _like(name: str) -> str:
     return name.replace("\\", "\\\\").replace("'", "\\'").replace("_", "\\_").replace("%", "\\%")
+
+
+def _stage_comment(comment: object) -> str | None:
+    return None if comment in (None, "") else str(comment)
 
 
 def _comment(description: object) -> str | None:
@@ -108,10 +133,12 @@ def _base_type(text: str) -> str:
 def _describe(session: Session, state: DesiredState, function: LiveFunction) -> LiveFunction:
     target = f"{qualified(state.database, state.schema, function.name)}({function.signature_types})"
     props = {str(r["property"]).lower(): r["value"] for r in session.run(f"DESCRIBE FUNCTION {target}").dicts()}
+    imports = props.get("imports")
     return LiveFunction(
         **{**asdict(function),
+           "described": True,
            "body": props.get("body"),
-           "imports": parse_list(props.get("imports")),
+           "imports": None if imports is None else parse_list(imports),
            "packages": parse_list(props.get("packages")),
            "runtime_version": props.get("runtime_version"),
            "returns": function.returns})

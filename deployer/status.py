@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer import live
+from deployer import live, stagepath
 from deployer.desired import DesiredState
 from deployer.identifiers import qualified
 from deployer.plan import differences, owned, stage_relative
@@ -14,8 +14,8 @@ from deployer.workflow import render_all
 
 def collect(state: DesiredState, session: Session) -> list[dict[str, Any]]:
     _, functions = render_all(state)
-    current = live.read(session, state)
-    stage = qualified(state.database, state.schema, state.stage)
+    current = live.read(session, state, refresh=True)
+    stage = stagepath.StageLocation(state.database, state.schema, state.stage, "")
     by_sig = {(f.name, f.arg_types): f for f in current.functions}
     entries = []
     for function in functions:
@@ -25,8 +25,11 @@ def collect(state: DesiredState, session: Session) -> list[dict[str, Any]]:
             entries.append({**entry, "deployed": False, "drift": ["not deployed"]})
             continue
         drift = differences(state, function, found)
-        missing = [p for p in found.imports if stage_relative(p, stage) not in current.files]
+        missing = [p for p in found.imports or () if stage_relative(p, stage) not in current.files]
         drift += [f"import {p} is missing from the stage" for p in missing]
+        if found.hidden:
+            entry["note"] = ("Snowflake hides this function's body and imports (SECURE, or owned by another role): "
+                             "compared by the spec hash in its comment only")
         entries.append({**entry, **_deployed(found), "drift": drift})
     for (name, types), found in sorted(by_sig.items()):
         if owned(found, state):
@@ -40,7 +43,7 @@ def _deployed(found: live.LiveFunction) -> dict[str, Any]:
     meta = found.meta or {}
     return {"deployed": True, "deployed_at": found.created_on, "manifest": meta.get("manifest"),
             "commit": meta.get("commit"), "tool_version": meta.get("version"), "spec": meta.get("spec"),
-            "artifacts": list(found.imports), "packages": list(found.packages),
+            "artifacts": list(found.imports or ()), "packages": list(found.packages),
             "runtime_version": found.runtime_version}
 
 
@@ -56,4 +59,6 @@ def as_text(state: DesiredState, entries: list[dict[str, Any]]) -> str:
             lines.append(f"      deployed {e['deployed_at']} from {source} (deployer {e['tool_version']})")
             lines.extend(f"      artifact {a}" for a in e["artifacts"])
         lines.extend(f"      drift: {d}" for d in e["drift"] if e["deployed"])
+        if e.get("note"):
+            lines.append(f"      note: {e['note']}")
     return "\n".join(lines)

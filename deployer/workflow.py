@@ -19,7 +19,8 @@ def render_all(state: DesiredState, models: tuple[Model, ...] | None = None) -> 
     return codegen.render_stage(state), functions
 
 
-def make_plan(state: DesiredState, session: Session, *, destroy: bool = False) -> tuple[Plan, tuple[RenderedFunction, ...]]:
+def make_plan(state: DesiredState, session: Session, *, destroy: bool = False,
+              refresh: bool = False) -> tuple[Plan, tuple[RenderedFunction, ...]]:
     stage_sql, functions = render_all(state)
-    current = live.read(session, state)
+    current = live.read(session, state, refresh=refresh)
     return plan(state, stage_sql, functions, current, destroy=destroy), functions

@@ -51,6 +51,7 @@ class RenderedFunction:
     sql: str  # the full CREATE OR REPLACE FUNCTION statement
     spec_hash: str  # "sha256:<hex>" of `sql` rendered without its COMMENT
     signature: str  # "ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)"
+    packages: tuple[str, ...] = ()  # the PACKAGES clause, as written
 
 
 # --------------------------------------------------------------------------- literals
@@ -144,7 +145,7 @@ def render_handler(state: DesiredState, model: Model) -> str:
 # --------------------------------------------------------------------------- statements
 
 
-def _function_sql(state, model, files, body, comment) -> str:
+def _function_sql(state, model, files, body, comment, pkgs) -> str:
     if "$$" in body:
         raise CodegenError(f"model {model.name}: the handler contains '$$', which would end the body")
     sql = _render(
@@ -155,7 +156,7 @@ def _function_sql(state, model, files, body, comment) -> str:
         runtime_version=model.runtime_version,
         comment=comment,
         imports=[f.stage_path for f in files],
-        packages=packages_for(model),
+        packages=pkgs,
         handler_name=HANDLER_NAME,
         body=body,
     )
@@ -180,11 +181,15 @@ def render_function(
     if git_commit is _UNSET:
         git_commit = git_head(state.root)
     body = render_handler(state, model)
+    pkgs = packages_for(model)
     spec = "sha256:" + hashlib.sha256(
-        _function_sql(state, model, files, body, None).encode("utf-8")
+        _function_sql(state, model, files, body, None, pkgs).encode("utf-8")
     ).hexdigest()
+    # Enough to say why a function changed from SHOW alone (plans DESCRIBE nothing by default).
     meta = {"spec": spec, "model": model.name, "manifest": state.manifest_path.name,
-            "version": __version__}
+            "version": __version__, "files": {f.file_name: f.digest[:12] for f in files},
+            "handler": short_hash(body), "packages": list(pkgs),
+            "runtime": model.runtime_version}
     if git_commit:
         meta["commit"] = git_commit
     comment = compose_comment(model.comment, meta)
@@ -192,9 +197,10 @@ def render_function(
         model=model,
         files=tuple(files),
         handler=body,
-        sql=_function_sql(state, model, files, body, comment),
+        sql=_function_sql(state, model, files, body, comment, pkgs),
         spec_hash=spec,
         signature=signature(state, model),
+        packages=pkgs,
     )
 
 
@@ -207,6 +213,10 @@ def render_stage(state: DesiredState) -> str:
 
 
 # --------------------------------------------------------------------------- comment metadata
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def compose_comment(user_comment: str | None, meta: dict) -> str:

@@ -13,6 +13,7 @@ from sqlglot import exp
 from deployer.codegen import (
     CodegenError,
     _function_sql,
+    short_hash,
     packages_for,
     parse_comment_metadata,
     render_function,
@@ -80,6 +81,8 @@ def test_sql_parses_with_sqlglot_and_round_trips_every_part(project):
     assert meta == {
         "spec": r.spec_hash, "model": "PREDICT", "manifest": "deploy.yaml",
         "version": __import__("deployer").__version__, "commit": "abc1234" + "0" * 33,
+        "files": {f.file_name: f.digest[:12] for f in r.files}, "handler": short_hash(r.handler),
+        "packages": list(packages_for(model)), "runtime": model.runtime_version,
     }
 
 
@@ -154,7 +157,7 @@ def _comment(sql: str) -> str:
 def test_body_containing_dollar_dollar_is_refused(project):
     state, model = project
     with pytest.raises(CodegenError, match=r"contains '\$\$'"):
-        _function_sql(state, model, (), "x = '$$'\n", None)
+        _function_sql(state, model, (), "x = '$$'\n", None, ())
 
 
 def test_dollar_signs_in_names_cannot_close_the_body(tmp_path):
