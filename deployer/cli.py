@@ -115,10 +115,15 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
-def _open(state: Any) -> Any:
+def _open(state: Any, command: str, log_sql: str | None = None) -> Any:
     from deployer.targets import open_session
 
-    return open_session(state)
+    return open_session(state, command, log_sql)
+
+
+def log_sql_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--log-sql", "log_sql", type=click.Path(dir_okay=False), default=None,
+                        help="Append one JSON object per statement sent to the target to this file.")(func)
 
 
 @cli.command()
@@ -129,8 +134,10 @@ def _open(state: Any) -> Any:
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Also save the plan as JSON, for apply --plan.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are.")
 @click.option("-v", "--verbose", is_flag=True, help="Text format: show each change's statements.")
+@click.option("--refresh", is_flag=True, help="Also DESCRIBE each managed function, to catch hand edits that kept its comment.")
+@log_sql_option
 def plan(load: Callable[[], Any], no_preflight: bool, fmt: str, out: str | None,
-         detailed_exitcode: bool, verbose: bool) -> None:
+         detailed_exitcode: bool, verbose: bool, refresh: bool, log_sql: str | None) -> None:
     """Show what apply would change on the target; change nothing."""
     from deployer import planfmt
     from deployer.workflow import make_plan
@@ -138,8 +145,8 @@ def plan(load: Callable[[], Any], no_preflight: bool, fmt: str, out: str | None,
     state = load()
     if not no_preflight:
         run_preflight(state)
-    with _open(state) as session:
-        the_plan, _ = make_plan(state, session)
+    with _open(state, "plan", log_sql) as session:
+        the_plan, _ = make_plan(state, session, refresh=refresh)
     if out:
         _write(out, planfmt.as_json(the_plan))
     click.echo(planfmt.text(the_plan, verbose=verbose) if fmt == "text" else planfmt.FORMATS[fmt](the_plan), nl=False)
@@ -185,33 +192,42 @@ def _confirm(auto_approve: bool, what: str) -> None:
 @preflight_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply only if this saved plan still matches the target.")
-def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_file: str | None) -> None:
+@log_sql_option
+def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_file: str | None,
+          log_sql: str | None) -> None:
     """Upload what changed, create or replace functions, run the smoke tests."""
-    from deployer import planfmt
+    from deployer import lock, planfmt, readiness
     from deployer.execute import execute
     from deployer.smoke import smoke_tests
+    from deployer.targets import set_query_tag
     from deployer.workflow import make_plan
 
     saved = _saved_plan(plan_file) if plan_file else None
     state = load()
     if not no_preflight:
         run_preflight(state)
-    with _open(state) as session:
-        the_plan, functions = make_plan(state, session)
-        if saved is not None:
-            if saved["state_fingerprint"] != the_plan.state_fingerprint:
-                raise DeployerError(f"{plan_file}: plan is stale: the target changed since it was made; run plan again")
-            if saved.get("changes") != the_plan.to_json()["changes"] or saved.get("target") != the_plan.target:
-                raise DeployerError(f"{plan_file}: plan does not match the manifest any more; run plan again")
-        click.echo(planfmt.text(the_plan), nl=False)
-        if not the_plan.has_changes:
-            return
-        if saved is None:
-            _confirm(auto_approve, f"apply these changes to target {state.target.name}")
-        applied = execute(session, the_plan,
-                          on_change=lambda c: click.echo(f"  {'/'.join(c.actions)} {c.type} {c.name}: done"))
-        click.echo(f"Apply complete: {applied} change(s).")
-        results = smoke_tests(session, state, functions, only=the_plan.replaced_functions)
+    with _open(state, "apply", log_sql) as session:
+        readiness.check_schema(session, state)
+        with lock.held(session, state, "apply"):
+            the_plan, functions = make_plan(state, session)
+            set_query_tag(session, state, "apply", the_plan.state_fingerprint)
+            if saved is not None:
+                if saved["state_fingerprint"] != the_plan.state_fingerprint:
+                    raise DeployerError(f"{plan_file}: plan is stale: the target changed since it was made; run plan again")
+                if saved.get("changes") != the_plan.to_json()["changes"] or saved.get("target") != the_plan.target:
+                    raise DeployerError(f"{plan_file}: plan does not match the manifest any more; run plan again")
+            click.echo(planfmt.text(the_plan), nl=False)
+            if not the_plan.has_changes:
+                return
+            if saved is None:
+                _confirm(auto_approve, f"apply these changes to target {state.target.name}")
+            tested = {f.signature for f in functions if f.model.tests}
+            if readiness.needs_warehouse(the_plan, tested):
+                readiness.check_warehouse(session, state)
+            applied = execute(session, the_plan,
+                              on_change=lambda c: click.echo(f"  {'/'.join(c.actions)} {c.type} {c.name}: done"))
+            click.echo(f"Apply complete: {applied} change(s).")
+            results = smoke_tests(session, state, functions, only=the_plan.replaced_functions)
     for result in results:
         click.echo(result.describe())
     failed = [r for r in results if not r.passed]
@@ -222,15 +238,18 @@ def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_
 @cli.command()
 @manifest_options
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
-def destroy(load: Callable[[], Any], auto_approve: bool) -> None:
+@log_sql_option
+def destroy(load: Callable[[], Any], auto_approve: bool, log_sql: str | None) -> None:
     """Remove every function and artifact this manifest manages on the target, nothing else."""
-    from deployer import planfmt
+    from deployer import lock, planfmt
     from deployer.execute import execute
+    from deployer.targets import set_query_tag
     from deployer.workflow import make_plan
 
     state = load()
-    with _open(state) as session:
+    with _open(state, "destroy", log_sql) as session, lock.held(session, state, "destroy"):
         the_plan, _ = make_plan(state, session, destroy=True)
+        set_query_tag(session, state, "destroy", the_plan.state_fingerprint)
         click.echo(planfmt.text(the_plan), nl=False)
         if not the_plan.has_changes:
             return
@@ -242,14 +261,15 @@ def destroy(load: Callable[[], Any], auto_approve: bool) -> None:
 @cli.command()
 @manifest_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def status(load: Callable[[], Any], fmt: str) -> None:
+@log_sql_option
+def status(load: Callable[[], Any], fmt: str, log_sql: str | None) -> None:
     """What is deployed: each managed function, its artifacts, when and from what, whether it drifted."""
     import json
 
     from deployer.status import collect, as_text
 
     state = load()
-    with _open(state) as session:
+    with _open(state, "status", log_sql) as session:
         entries = collect(state, session)
     click.echo(json.dumps(entries, indent=2) if fmt == "json" else as_text(state, entries))
 
@@ -286,14 +306,40 @@ def render(load: Callable[[], Any], model_name: str | None) -> None:
 @manifest_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.argument("query")
-def sql(load: Callable[[], Any], fmt: str, query: str) -> None:
+@log_sql_option
+def sql(load: Callable[[], Any], fmt: str, query: str, log_sql: str | None) -> None:
     """Run one SQL statement on the target and print the rows."""
     from deployer.output import format_rows
 
     state = load()
-    with _open(state) as session:
+    with _open(state, "sql", log_sql) as session:
         result = session.run(query)
     click.echo(format_rows(result, fmt), nl=False)
+
+
+@cli.command()
+@manifest_options
+@click.option("--force", is_flag=True, help="Break the lock even though its holder may still be running.")
+@log_sql_option
+def unlock(load: Callable[[], Any], force: bool, log_sql: str | None) -> None:
+    """Break a stale deployment lock left on a Snowflake target by a process that died."""
+    from deployer import lock
+
+    state = load()
+    if state.target.type == "local":
+        click.echo(f"Target {state.target.name} is local: its file lock is freed when its holder exits; nothing to unlock.")
+        return
+    with _open(state, "unlock", log_sql) as session:
+        held = lock.read(session, state)
+        if held is None:
+            click.echo(f"Target {state.target.name} is not locked.")
+            return
+        who = lock.describe_holder(held)
+        if not force:
+            raise DeployerError(f"target {state.target.name} is locked by {who}; pass --force to break the lock "
+                                "if that deployment is no longer running")
+        lock.release(session, state)
+    click.echo(f"Lock of target {state.target.name} held by {who} broken.")
 
 
 def main() -> None:

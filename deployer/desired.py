@@ -88,6 +88,8 @@ class Target:
     type: str  # "local" | "snowflake"
     connection: str | None = None
     path: Path | None = None  # local engine folder
+    warehouse: str | None = None  # snowflake targets: stored identifiers
+    role: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class Result:
 
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[Any, ...], ...] = field(default_factory=tuple)
+    query_id: str | None = None  # where the target has one (Snowflake)
 
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]

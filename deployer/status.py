@@ -43,8 +43,16 @@ def _deployed(found: live.LiveFunction) -> dict[str, Any]:
     meta = found.meta or {}
     return {"deployed": True, "deployed_at": found.created_on, "manifest": meta.get("manifest"),
             "commit": meta.get("commit"), "tool_version": meta.get("version"), "spec": meta.get("spec"),
-            "artifacts": list(found.imports or ()), "packages": list(found.packages),
+            "artifacts": [_canonical(p) for p in found.imports or ()], "packages": list(found.packages),
             "runtime_version": found.runtime_version}
+
+
+def _canonical(location: str) -> str:
+    """Imports as the manifest would write them, whatever form DESCRIBE echoed."""
+    try:
+        return str(stagepath.parse(location))
+    except stagepath.StagePathError:
+        return location
 
 
 def as_text(state: DesiredState, entries: list[dict[str, Any]]) -> str:

@@ -1,5 +1,9 @@
-"""The Snowflake target, without an account: connection names and the Snowpark adapter."""
+"""The Snowflake target's adapter and connection lookup, without a server.
 
+The end-to-end proof with the real connector and Snowpark is tests/test_snowflake_e2e.py.
+"""
+
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,125 +14,169 @@ from deployer.targets import connections
 from deployer.targets.snowflake import SnowflakeSession
 
 
-def home(tmp_path, connections_toml="", config_toml=""):
-    (tmp_path / "connections.toml").write_text(connections_toml)
-    (tmp_path / "config.toml").write_text(config_toml)
-    return {"SNOWFLAKE_HOME": str(tmp_path)}
+def home(tmp_path, monkeypatch, connections_toml=None, config_toml=None):
+    for name, text in (("connections.toml", connections_toml), ("config.toml", config_toml)):
+        if text is not None:
+            (tmp_path / name).write_text(text)
+            os.chmod(tmp_path / name, 0o600)
+    monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path))
+    for var in ("SNOWFLAKE_CONNECTIONS", "SNOWFLAKE_DEFAULT_CONNECTION_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
 
 
-def test_names_from_both_files_and_default(tmp_path):
-    env = home(tmp_path, '[prod]\naccount = "x"\n', 'default_connection_name = "dev"\n[connections.dev]\naccount = "y"\n')
-    found, default = connections.available(env)
-    assert sorted(found) == ["dev", "prod"] and default == "dev"
-    assert connections.resolve(None, env) == "dev"
-    assert connections.resolve("prod", env) == "prod"
+def test_config_toml_connections_and_its_default(tmp_path, monkeypatch):
+    home(tmp_path, monkeypatch, config_toml='default_connection_name = "dev"\n[connections.dev]\naccount = "y"\n')
+    assert connections.resolve(None) == ("dev", {"account": "y"})
 
 
-def test_environment_picks_the_default(tmp_path):
-    env = home(tmp_path, '[a]\naccount = "x"\n[b]\naccount = "y"\n')
-    assert connections.resolve(None, {**env, "SNOWFLAKE_DEFAULT_CONNECTION_NAME": "b"}) == "b"
+def test_connections_toml_replaces_config_toml_connections(tmp_path, monkeypatch):
+    # As the connector does: connections.toml is not merged into config.toml's [connections].
+    home(tmp_path, monkeypatch, '[prod]\naccount = "x"\n', '[connections.dev]\naccount = "y"\n')
+    found, _, _ = connections.available()
+    assert sorted(found) == ["prod"]
+    with pytest.raises(DeployerError, match=r"connection 'dev' is not defined in .*\(connections found: prod\)"):
+        connections.resolve("dev")
 
 
-def test_unknown_connection_lists_the_known_ones(tmp_path):
-    env = home(tmp_path, '[prod]\naccount = "x"\n')
-    with pytest.raises(DeployerError, match=r"connection 'qa' is not defined in .* \(connections found: prod\)"):
-        connections.resolve("qa", env)
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(DeployerError, match="no default connection"):
-        connections.resolve(None, home(empty))
+def test_environment_picks_the_default_and_can_hold_the_document(tmp_path, monkeypatch):
+    home(tmp_path, monkeypatch, '[a]\naccount = "x"\n[b]\naccount = "y"\n')
+    monkeypatch.setenv("SNOWFLAKE_DEFAULT_CONNECTION_NAME", "b")
+    assert connections.resolve(None)[0] == "b"
+    monkeypatch.setenv("SNOWFLAKE_CONNECTIONS", '[envconn]\naccount = "z"\n')
+    assert connections.resolve("envconn") == ("envconn", {"account": "z"})
 
 
-def test_broken_toml_is_one_clear_error(tmp_path):
-    with pytest.raises(DeployerError, match="cannot read connections"):
-        connections.available(home(tmp_path, "[prod\n"))
+def test_platform_folder_when_snowflake_home_is_absent(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path / "absent"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SNOWFLAKE_CONNECTIONS", raising=False)
+    folder = tmp_path / "xdg" / "snowflake"
+    folder.mkdir(parents=True)
+    (folder / "connections.toml").write_text('[plat]\naccount = "p"\n')
+    os.chmod(folder / "connections.toml", 0o600)
+    assert connections.resolve("plat")[0] == "plat"
 
 
-class FakeFrame:
-    def __init__(self, columns, rows, error=None):
-        self.schema = SimpleNamespace(fields=[SimpleNamespace(name=c) for c in columns])
-        self._rows, self._error = rows, error
-
-    def collect(self):
-        if self._error:
-            raise self._error
-        return self._rows
+def test_missing_default_and_unknown_names_are_one_clear_error(tmp_path, monkeypatch):
+    home(tmp_path, monkeypatch, '[prod]\naccount = "x"\n')
+    with pytest.raises(DeployerError, match="default connection 'default' is not defined"):
+        connections.resolve(None)
+    with pytest.raises(DeployerError, match=r"'qa' is not defined .*connections found: prod"):
+        connections.resolve("qa")
 
 
-class FakeSnowpark:
+def test_files_writable_by_others_are_refused_as_the_connector_does(tmp_path, monkeypatch):
+    home(tmp_path, monkeypatch, '[prod]\naccount = "x"\n')
+    os.chmod(tmp_path / "connections.toml", 0o666)
+    with pytest.raises(DeployerError, match="writable by group or others"):
+        connections.resolve("prod")
+
+
+def test_broken_toml_is_one_clear_error(tmp_path, monkeypatch):
+    home(tmp_path, monkeypatch, "[prod\n")
+    with pytest.raises(DeployerError, match="cannot read Snowflake connections"):
+        connections.resolve("prod")
+
+
+class FakeCursor:
+    def __init__(self, conn):
+        self.conn, self.description, self.sfqid = conn, None, None
+
+    def execute(self, sql):
+        self.conn.statements.append(sql)
+        if sql.startswith("SELEC "):
+            raise RuntimeError("001003 (42000): SQL compilation error:\nsyntax error line 1")
+        self.description = [("name",), ("SIZE",)]
+        self.sfqid = f"q{len(self.conn.statements)}"
+
+    def fetchall(self):
+        return [("a", 1), ("b", 2)]
+
+    def close(self):
+        self.conn.cursors_closed += 1
+
+
+class FakeConnection:
     def __init__(self):
-        self.statements, self.puts, self.closed = [], [], False
-        self.file = SimpleNamespace(put=self._put)
+        self.statements, self.cursors_closed, self.closed = [], 0, False
 
-    def sql(self, text):
-        self.statements.append(text)
-        if text.startswith("SELEC "):
-            return FakeFrame([], [], RuntimeError("000904 (42000): SQL compilation error:\nsyntax error line 1"))
-        return FakeFrame(['"name"', "SIZE"], [("a", 1), ("b", 2)])
-
-    def _put(self, local, stage, auto_compress, overwrite):
-        self.puts.append((local, stage, auto_compress, overwrite))
-        return [SimpleNamespace(source="m.h5", target="m.h5", source_size=3, target_size=3, status="UPLOADED")]
+    def cursor(self):
+        return FakeCursor(self)
 
     def close(self):
         self.closed = True
 
 
-def test_run_maps_rows_and_column_names():
-    fake = FakeSnowpark()
-    with SnowflakeSession(fake) as session:
+def test_run_is_one_cursor_round_trip_with_names_and_query_id():
+    conn = FakeConnection()
+    with SnowflakeSession(conn) as session:
         result = session.run("LIST @S")
+    assert conn.statements == ["LIST @S"]  # one statement, no describe round trip
     assert result.columns == ("name", "SIZE") and result.rows == (("a", 1), ("b", 2))
-    assert fake.closed
+    assert result.query_id == "q1" and conn.cursors_closed == 1 and conn.closed
 
 
-def test_errors_become_sql_errors():
+def test_errors_become_sql_errors_and_close_errors_only_warn(capsys):
+    class Broken(FakeConnection):
+        def close(self):
+            raise RuntimeError("390112: session expired")
+
+    session = SnowflakeSession(Broken())
     with pytest.raises(SQLError, match="SQL compilation error"):
-        SnowflakeSession(FakeSnowpark()).run("SELEC 1")
+        session.run("SELEC 1")
+    session.close()
+    assert "warning: closing the Snowflake session failed: 390112" in capsys.readouterr().err
 
 
-def test_put_never_compresses():
-    fake = FakeSnowpark()
-    result = SnowflakeSession(fake).put(Path("/tmp/m.h5"), "@ML.S.STAGE/PREDICT/abc", overwrite=True)
-    assert fake.puts == [("/tmp/m.h5", "@ML.S.STAGE/PREDICT/abc", False, True)]
-    assert result.dicts()[0]["status"] == "UPLOADED"
+def test_put_never_compresses_and_overwrites():
+    conn = FakeConnection()
+    SnowflakeSession(conn).put(Path("/tmp/m.h5"), "@ML.S.STAGE/PREDICT/abc", overwrite=True)
+    assert conn.statements == ["PUT 'file:///tmp/m.h5' '@ML.S.STAGE/PREDICT/abc/' AUTO_COMPRESS = FALSE OVERWRITE = TRUE"]
 
 
-def test_connect_uses_the_connection_name_and_sets_context(tmp_path, monkeypatch):
+def _builder(monkeypatch, create):
     from snowflake.snowpark import Session
 
-    monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path))
-    (tmp_path / "connections.toml").write_text('[prod]\naccount = "x"\n')
-    fake = FakeSnowpark()
-    configs = {}
+    seen = {}
 
     class Builder:
-        def config(self, key, value):
-            configs[key] = value
+        def configs(self, options):
+            seen.update(options)
             return self
 
         def create(self):
-            return fake
+            return create()
 
     monkeypatch.setattr(Session, "builder", Builder())
-    SnowflakeSession.connect("prod", database="ML", schema="DATA_MODEL")
-    assert configs == {"connection_name": "prod"}
-    assert fake.statements == ["USE DATABASE ML", "USE SCHEMA DATA_MODEL"]
+    return seen
 
 
-def test_connect_failure_is_one_message(tmp_path, monkeypatch):
-    from snowflake.snowpark import Session
+def test_connect_passes_the_connection_role_warehouse_and_query_tag(tmp_path, monkeypatch):
+    home(tmp_path, monkeypatch, '[prod]\naccount = "x"\nuser = "u"\npassword = "hunter2-secret"\nrole = "R0"\n')
+    conn = FakeConnection()
+    seen = _builder(monkeypatch, lambda: SimpleNamespace(connection=conn, close=lambda: None))
+    SnowflakeSession.connect("prod", database="ML", schema="DATA_MODEL", role="DEPLOYER", warehouse="WH",
+                             query_tag='{"tool":"deployer"}')
+    assert seen["account"] == "x" and seen["role"] == "DEPLOYER" and seen["warehouse"] == "WH"
+    assert seen["session_parameters"] == {"QUERY_TAG": '{"tool":"deployer"}'}
+    assert conn.statements == ["USE DATABASE ML", "USE SCHEMA DATA_MODEL"]
 
-    monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path))
-    (tmp_path / "connections.toml").write_text('[prod]\naccount = "x"\n')
 
-    class Builder:
-        def config(self, key, value):
-            return self
+def test_connect_failure_names_connection_account_code_and_hides_secrets(tmp_path, monkeypatch):
+    home(tmp_path, monkeypatch, '[prod]\naccount = "xy12345"\nuser = "u"\npassword = "hunter2-secret"\n'
+                                'private_key_file_pwd = "keypass-secret"\n')
 
-        def create(self):
-            raise RuntimeError("250001: Could not connect to Snowflake backend")
+    def fail():
+        from snowflake.connector.errors import DatabaseError
 
-    monkeypatch.setattr(Session, "builder", Builder())
-    with pytest.raises(DeployerError, match="cannot connect with Snowflake connection 'prod': 250001"):
+        raise DatabaseError(msg="Incorrect username or password was specified (hunter2-secret, keypass-secret).",
+                            errno=390100, sqlstate="08004")
+
+    _builder(monkeypatch, fail)
+    with pytest.raises(DeployerError) as caught:
         SnowflakeSession.connect("prod")
+    text = str(caught.value)
+    assert "connection 'prod' (account xy12345)" in text and "390100 (08004)" in text
+    assert "Check the user and password" in text
+    assert "hunter2-secret" not in text and "keypass-secret" not in text

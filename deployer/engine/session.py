@@ -49,7 +49,7 @@ class LocalSession:
     def __init__(self, path: Path, database: str | None = None, schema: str | None = None, *,
                  udf_timeout: float = 180.0, lock_timeout: float = 10.0,
                  udf_workers: int | None = None,
-                 log_level: str = "INFO"):
+                 log_level: str = "INFO", command: str = "session"):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.udf_timeout = udf_timeout
@@ -57,13 +57,14 @@ class LocalSession:
         # only when a query keeps the first busy.
         self.udf_workers = udf_workers or min(2, os.cpu_count() or 1)
         self.log_level = log_level  # for functions created without LOG_LEVEL
-        self._lock = lock.acquire(self.path, lock_timeout)
+        self._lock = lock.acquire(self.path, lock_timeout, command)
         self._closed = False
         self._pools: dict[tuple, Pool] = {}
         self._pending_events: list[tuple] = []
         self._udf_error: SQLError | None = None
         self._guard = threading.Lock()
         self._workdir = Path(tempfile.mkdtemp(prefix="deployer-engine-"))
+        self.parameters: dict[str, str] = {}  # ALTER SESSION SET ...
         try:
             self.catalog = cat.load(self.path / "catalog.json")
             (self.path / "data").mkdir(exist_ok=True)
@@ -76,6 +77,8 @@ class LocalSession:
             self._attach(events.DATABASE)
             self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{events.DATABASE}"."{events.SCHEMA}"')
             self.con.execute(events.DDL)
+            # Snowflake's context function that DuckDB lacks; the engine needs no warehouse.
+            self.con.execute("CREATE OR REPLACE MACRO current_warehouse() AS 'LOCAL'")
             self._create_packages_view()
             for fn in self.catalog.functions:
                 self._register(fn)
@@ -376,6 +379,29 @@ class LocalSession:
         self._save()
         return _status(f"Stage area {name} successfully created.")
 
+    def _alterstage(self, s: st.AlterStage) -> Result:
+        try:
+            db, schema, name = self._schema_of(s.name)
+        except SQLError:
+            if s.if_exists:
+                return _status("Statement executed successfully.")
+            raise
+        stage = self.catalog.stage(db, schema, name)
+        if stage is None:
+            if s.if_exists:
+                return _status("Statement executed successfully.")
+            raise SQLError(f"SQL compilation error: Stage '{db}.{schema}.{name}' does not exist or not authorized.")
+        self.catalog.put_stage(replace(stage, comment=s.comment))
+        self._save()
+        return _status(_DONE)
+
+    def _altersession(self, s: st.AlterSession) -> Result:
+        # Session parameters (QUERY_TAG, ...) are kept and otherwise change nothing here.
+        self.parameters.update(s.sets)
+        for key in s.unsets:
+            self.parameters.pop(key, None)
+        return _status(_DONE)
+
     def _stage(self, loc: st.Location) -> tuple[cat.Stage, Path]:
         db, schema, name = self._schema_of(loc.stage)
         stage = self.catalog.stage(db, schema, name)
@@ -392,7 +418,7 @@ class LocalSession:
 
     def _listfiles(self, s: st.ListFiles) -> Result:
         stage, root = self._stage(s.target)
-        cols, rows = shapes.list_rows(stage.name, stages.list_files(root, s.target.path, s.pattern))
+        cols, rows = shapes.list_rows(stage, stages.list_files(root, s.target.path, s.pattern))
         return Result(cols, tuple(rows))
 
     def _remove(self, s: st.Remove) -> Result:

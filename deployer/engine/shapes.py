@@ -14,7 +14,9 @@ from datetime import datetime
 from email.utils import formatdate
 from fnmatch import fnmatchcase
 
+from deployer import stagepath
 from deployer.engine import sqltypes
+from deployer.identifiers import quote
 from deployer.engine.catalog import Function, Stage
 from deployer.engine.stages import StagedFile
 
@@ -98,7 +100,7 @@ def describe_function(fn: Function) -> tuple[tuple, list[tuple]]:
         ("null handling", "RETURNS NULL ON NULL INPUT" if fn.strict else "CALLED ON NULL INPUT"),
         ("volatility", fn.volatility),
         ("body", None if fn.secure else fn.body),
-        ("imports", None if fn.secure else "[" + ",".join(fn.imports) + "]"),
+        ("imports", None if fn.secure else "[" + ",".join(map(rewritten_import, fn.imports)) + "]"),
         ("handler", fn.handler),
         ("runtime_version", fn.runtime_version),
         ("packages", "[" + ",".join(f"'{p}'" for p in fn.packages) + "]"),
@@ -136,9 +138,23 @@ def last_modified(mtime: float) -> str:
     return formatdate(mtime, usegmt=True)
 
 
-def list_rows(stage_name: str, files: list[StagedFile]) -> tuple[tuple, list[tuple]]:
-    base = stage_name.lower()
-    return LIST_COLUMNS, [(f"{base}/{f.path}", f.size, f.md5, last_modified(f.mtime))
+def rewritten_import(canonical: str) -> str:
+    """An import as DESCRIBE FUNCTION echoes it: Snowflake rewrites the stage reference with the
+    database and schema always quoted (`@"DB"."SCHEMA".STAGE/x.jar`), whatever was written."""
+    loc = stagepath.parse(canonical)
+    scope = "".join(f'"{part.replace(chr(34), chr(34) * 2)}".' for part in (loc.database, loc.schema) if part)
+    return f"@{scope}{quote(loc.stage)}/{loc.path}"
+
+
+def stored_size(stage: Stage, size: int) -> int:
+    """LIST's size: on SNOWFLAKE_FULL stages the stored (encrypted) file is padded to the next
+    16-byte block, so it never equals the local size; SNOWFLAKE_SSE stores it as it is."""
+    return size if stage.encryption == "SNOWFLAKE_SSE" else (size // 16 + 1) * 16
+
+
+def list_rows(stage: Stage, files: list[StagedFile]) -> tuple[tuple, list[tuple]]:
+    base = stage.name.lower()
+    return LIST_COLUMNS, [(f"{base}/{f.path}", stored_size(stage, f.size), f.md5, last_modified(f.mtime))
                           for f in files]
 
 

@@ -62,6 +62,19 @@ class CreateStage:
 
 
 @dataclass(frozen=True)
+class AlterStage:
+    name: Name
+    if_exists: bool = False
+    comment: str | None = None  # SET COMMENT = '...'; None with UNSET COMMENT
+
+
+@dataclass(frozen=True)
+class AlterSession:
+    sets: tuple[tuple[str, str], ...] = ()
+    unsets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Show:
     kind: str  # STAGES | USER FUNCTIONS | DATABASES | SCHEMAS
     like: str | None = None
@@ -583,7 +596,46 @@ def _comment(p: _Parser):
     return AlterFunction(ref, ife, sets={"COMMENT": text})
 
 
+def _alter_stage(p: _Parser) -> AlterStage:
+    ife = p.if_exists()
+    name = p.name()
+    if p.accept("SET"):
+        p.expect("COMMENT")
+        p.expect("=")
+        text = p.string()
+        p.end()
+        return AlterStage(name, ife, text)
+    if p.accept("UNSET"):
+        p.expect("COMMENT")
+        p.end()
+        return AlterStage(name, ife, None)
+    raise NotSupportedError("ALTER STAGE other than SET or UNSET COMMENT")
+
+
+def _alter_session(p: _Parser) -> AlterSession:
+    if p.accept("UNSET"):
+        unsets = [p.next("a parameter").value.upper()]
+        while p.accept(","):
+            unsets.append(p.next("a parameter").value.upper())
+        p.end()
+        return AlterSession(unsets=tuple(unsets))
+    p.expect("SET")
+    sets = []
+    while not p.at_end():
+        key = p.next("a parameter").value.upper()
+        p.expect("=")
+        sets.append((key, p.scalar()))
+        p.accept(",")
+    if not sets:
+        raise syntax_error("expected parameter = value after ALTER SESSION SET")
+    return AlterSession(sets=tuple(sets))
+
+
 def _alter(p: _Parser):
+    if p.accept("STAGE"):
+        return _alter_stage(p)
+    if p.accept("SESSION"):
+        return _alter_session(p)
     if not p.accept("FUNCTION"):
         return None
     ife = p.if_exists()

@@ -29,8 +29,14 @@ def check(data: dict[str, Any], root: Path) -> Found:
     if isinstance(targets, dict):
         for name, target in targets.items():
             if isinstance(target, dict):
-                for key in ("database", "schema", "stage"):
+                for key in ("database", "schema", "stage", "warehouse", "role"):
                     yield from _identifier(target.get(key), ("targets", name, key))
+                if target.get("type") == "local":
+                    for key in ("connection", "warehouse", "role"):
+                        if key in target:
+                            yield ("targets", name, key), f"{key} applies to snowflake targets only"
+                elif "path" in target:
+                    yield ("targets", name, "path"), "path applies to local targets only"
     defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
     yield from _defaults(defaults, root)
     models = data.get("models")

@@ -126,6 +126,8 @@ def normalize(data: dict[str, Any], path: Path, target_name: str, variables: Map
         name=target_name,
         type=spec["type"],
         connection=spec.get("connection"),
+        warehouse=identifiers.normalize(spec["warehouse"]) if spec.get("warehouse") else None,
+        role=identifiers.normalize(spec["role"]) if spec.get("role") else None,
         path=(root / spec.get("path", DEFAULT_LOCAL_PATH)).resolve() if spec["type"] == "local" else None,
     )
     defaults = data.get("defaults") or {}

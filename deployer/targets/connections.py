@@ -1,62 +1,85 @@
-"""Find connection names the way the Snowflake CLI and connector do.
+"""Connection names resolved exactly as the Snowflake connector resolves them.
 
-`connections.toml` (sections `[name]`) or `config.toml` (`[connections.name]`,
-`default_connection_name`) under $SNOWFLAKE_HOME, else ~/.snowflake/
-(https://docs.snowflake.com/en/developer-guide/python-connector/python-connector-connect).
-Only names are read here; the connector reads the secrets itself.
+The connector's own configuration manager decides: `config.toml` and `connections.toml`
+under $SNOWFLAKE_HOME, else ~/.snowflake/ when it exists, else the platform folder
+(~/.config/snowflake on Linux); `connections.toml` replaces config.toml's whole
+[connections] section; a whole TOML document in $SNOWFLAKE_CONNECTIONS; the default name
+from $SNOWFLAKE_DEFAULT_CONNECTION_NAME or `default_connection_name`; files writable by
+others refused. So any connection the connector and the Snowflake CLI accept works here,
+and none that they reject. The settings (secrets included) go straight to the connector;
+only names, account and host are ever shown.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Mapping
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from typing import Any
 
 from deployer.errors import DeployerError
 
+# Keys whose values never appear in output, logs or errors.
+SECRET_KEYS = ("password", "private_key_file_pwd", "private_key_passphrase", "passcode", "token",
+               "private_key", "oauth_client_secret", "client_secret")
 
-def snowflake_home(environ: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("SNOWFLAKE_HOME") or Path.home() / ".snowflake").expanduser()
 
+def _manager() -> tuple[Any, Path]:
+    """A fresh copy of the connector's CONFIG_MANAGER, for the environment as it is now.
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
+    The connector builds its paths once at import; building them per call keeps the answer
+    right in a long-lived process (tests, a server) when SNOWFLAKE_HOME changes.
+    """
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise DeployerError(f"{path}: cannot read connections: {exc}") from None
+        import tomlkit
+        from snowflake.connector import config_manager as cm
+        from snowflake.connector.sf_dirs import _resolve_platform_dirs
+    except ImportError:
+        raise DeployerError("the snowflake target needs the Snowflake connector: "
+                            "pip install 'deployer[snowflake]'") from None
+    folder = Path(_resolve_platform_dirs().user_config_path)
+    manager = cm.ConfigManager(
+        name="CONFIG_MANAGER", file_path=folder / "config.toml",
+        _slices=[cm.ConfigSlice(folder / "connections.toml", cm.ConfigSliceOptions(check_permissions=True),
+                                "connections")])
+    manager.add_option(name="connections", parse_str=tomlkit.parse, default=dict())
+    manager.add_option(name="default_connection_name", default="default")
+    return manager, folder
 
 
-def available(environ: Mapping[str, str] | None = None) -> tuple[dict[str, dict], str | None]:
-    """All connection names with their (non-secret) settings, and the default name."""
-    home = snowflake_home(environ)
-    environ = os.environ if environ is None else environ
-    config = _read(home / "config.toml")
-    found: dict[str, dict] = dict(config.get("connections") or {})
-    found.update(_read(home / "connections.toml"))
-    default = environ.get("SNOWFLAKE_DEFAULT_CONNECTION_NAME") or config.get("default_connection_name")
-    return found, default or ("default" if "default" in found else None)
+def available() -> tuple[dict[str, dict], str, Path]:
+    """All connections with their settings, the default name, and the folder they come from."""
+    manager, folder = _manager()
+    try:
+        found = manager["connections"]
+        default = manager["default_connection_name"]
+    except Exception as exc:  # ConfigSourceError, TOML errors: the connector's own words
+        cause = f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)
+        raise DeployerError(f"cannot read Snowflake connections in {folder}: {cause}") from None
+    return {str(k): dict(v) for k, v in dict(found).items()}, str(default), folder
 
 
-def resolve(name: str | None, environ: Mapping[str, str] | None = None) -> str:
-    """The connection name to use, or a clear error naming the ones that exist."""
-    found, default = available(environ)
+def resolve(name: str | None) -> tuple[str, dict]:
+    """(name, settings) of the connection to use, or one clear error naming the ones that exist."""
+    found, default, folder = available()
     chosen = name or default
-    home = snowflake_home(environ)
-    if chosen is None:
-        raise DeployerError(
-            f"no Snowflake connection named in the target and no default connection in {home} "
-            "(set targets.<name>.connection or SNOWFLAKE_DEFAULT_CONNECTION_NAME)")
     if chosen not in found:
         listed = ", ".join(sorted(found)) or "none"
-        raise DeployerError(
-            f"Snowflake connection '{chosen}' is not defined in {home}/connections.toml or config.toml "
-            f"(connections found: {listed})")
-    return chosen
+        if name is None:
+            raise DeployerError(
+                f"no Snowflake connection named in the target and the default connection '{default}' "
+                f"is not defined in {folder} (connections found: {listed}); set targets.<name>.connection "
+                "or SNOWFLAKE_DEFAULT_CONNECTION_NAME")
+        raise DeployerError(f"Snowflake connection '{chosen}' is not defined in {folder}/connections.toml, "
+                            f"config.toml or SNOWFLAKE_CONNECTIONS (connections found: {listed})")
+    return chosen, found[chosen]
+
+
+def secrets_of(settings: dict) -> list[str]:
+    """The secret values in a connection's settings, to scrub from any text shown."""
+    return [str(settings[k]) for k in SECRET_KEYS if settings.get(k) not in (None, "")]
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text

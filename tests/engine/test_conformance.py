@@ -84,8 +84,9 @@ def test_describe_function(s):
     assert props["signature"] == "(FEATURE_1 FLOAT, FEATURE_2 FLOAT)"
     assert props["returns"] == "FLOAT" and props["language"] == "PYTHON"
     assert props["null handling"] == "CALLED ON NULL INPUT" and props["volatility"] == "VOLATILE"
-    assert props["imports"] == ("[@ML.DATA_MODEL.MLOPS_STAGE/models/predict/1a2b/model.h5,"
-                                "@ML.DATA_MODEL.MLOPS_STAGE/code/helpers.py]")
+    # Snowflake rewrites the stage reference, database and schema quoted (snowflake-semantics.md).
+    assert props["imports"] == ('[@"ML"."DATA_MODEL".MLOPS_STAGE/models/predict/1a2b/model.h5,'
+                                '@"ML"."DATA_MODEL".MLOPS_STAGE/code/helpers.py]')
     assert props["handler"] == "helpers.predict" and props["runtime_version"] == "3.11"
     assert props["packages"] == "['pandas','numpy>=1.20']"
     assert re.fullmatch(r"\['pandas==[\w.]+','numpy==[\w.]+'\]", props["installed_packages"])
