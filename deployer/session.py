@@ -18,6 +18,9 @@ class Result:
 
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[Any, ...], ...] = field(default_factory=tuple)
+    # The columns' SQL types where the target knows them (the local engine: DuckDB's type
+    # names); not part of equality, so results compare by what they hold.
+    types: tuple[str, ...] = field(default=(), compare=False)
 
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]
