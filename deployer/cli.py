@@ -342,6 +342,23 @@ def unlock(load: Callable[[], Any], force: bool, log_sql: str | None) -> None:
     click.echo(f"Lock of target {state.target.name} held by {who} broken.")
 
 
+@cli.command()
+@manifest_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback exposes the engine to the network.")
+@click.option("--port", default=8910, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 picks a free one.")
+def serve(load: Callable[[], Any], host: str, port: int) -> None:
+    """Serve the local target's engine to Snowflake clients (connector, Snowpark, dbt) until Ctrl-C."""
+    from deployer.server.cli import serve as run_server
+
+    state = load()
+    if state.target.type != "local":
+        raise DeployerError(f"target {state.target.name} is of type {state.target.type}; "
+                            "serve needs a local target (pass -t with one)")
+    run_server(state.target.path, state.database, state.schema, host, port, click.echo)
+
+
 def main() -> None:
     cli()
 

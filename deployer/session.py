@@ -18,7 +18,10 @@ class Result:
 
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[Any, ...], ...] = field(default_factory=tuple)
-    query_id: str | None = None  # where the target has one (Snowflake)
+    # The columns' SQL types where the target knows them (the local engine: DuckDB's type
+    # names); not part of equality, so results compare by what they hold.
+    types: tuple[str, ...] = field(default=(), compare=False)
+    query_id: str | None = field(default=None, compare=False)  # where the target has one (Snowflake)
 
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]

@@ -35,6 +35,8 @@ from deployer.session import Result
 _DUCK_TYPES = {"DOUBLE": duckdb.sqltypes.DOUBLE, "BIGINT": duckdb.sqltypes.BIGINT,
                "VARCHAR": duckdb.sqltypes.VARCHAR, "BOOLEAN": duckdb.sqltypes.BOOLEAN}
 _DONE = "Statement executed successfully."
+_COUNT_COLUMNS = {"INSERT": "number of rows inserted", "UPDATE": "number of rows updated",
+                  "DELETE": "number of rows deleted"}
 
 
 def _status(text: str) -> Result:
@@ -135,11 +137,32 @@ class LocalSession:
 
     # -- public interface --------------------------------------------------
     def run(self, sql: str) -> Result:
+        return self._guarded(lambda: self._dispatch(st.parse(sql), sql))
+
+    def describe(self, sql: str) -> Result:
+        """The columns (and types where known) `sql` would return, without rows.
+
+        For a client's describe-only request: a query is bound but not run; SHOW, DESCRIBE
+        and LIST are run (they change nothing); other statements are not run at all and
+        report the status column they would return.
+        """
+        return self._guarded(lambda: self._describe(sql))
+
+    def stage_folder(self, location: str) -> tuple[Path, str]:
+        """'@st/dir' -> (the stage's folder on disk, 'dir'); the stage must exist.
+
+        A server hands these folders to a client, which copies PUT and GET files itself.
+        """
+        loc = st.parse_location(location[1:] if location.startswith("@") else location)
+        _, root = self._guarded(lambda: self._stage(loc))
+        return root, stages.safe_rel(loc.path)
+
+    def _guarded(self, action):
         if self._closed:
             raise SQLError("the local session is closed")
         self._udf_error = None
         try:
-            return self._dispatch(st.parse(sql), sql)
+            return action()
         except SQLError:
             raise
         except duckdb.Error as exc:
@@ -162,6 +185,27 @@ class LocalSession:
             raise SQLError(f"local engine error: {type(exc).__name__}: {exc}") from None
 
     # -- dispatch ------------------------------------------------------------
+    def _describe(self, sql: str) -> Result:
+        stmt = st.parse(sql)
+        if isinstance(stmt, (st.Show, st.DescribeFunction, st.ListFiles)):
+            r = self._dispatch(stmt, sql)
+            return Result(r.columns, (), r.types)
+        if isinstance(stmt, st.Put):
+            return Result(shapes.PUT_COLUMNS)
+        if isinstance(stmt, st.Get):
+            return Result(shapes.GET_COLUMNS)
+        if isinstance(stmt, st.Remove):
+            return Result(shapes.REMOVE_COLUMNS)
+        if stmt is not None:
+            return Result(("status",), (), ("VARCHAR",))
+        t = translate(sql, (self.database, self.schema), self._resolve_call)
+        if t.kind == "SELECT":
+            described = self.con.execute("DESCRIBE " + t.sql).fetchall()
+            return Result(tuple(d[0] for d in described), (), tuple(d[1] for d in described))
+        if t.kind in _COUNT_COLUMNS:
+            return Result((_COUNT_COLUMNS[t.kind],), (), ("BIGINT",))
+        return Result(("status",), (), ("VARCHAR",))
+
     def _dispatch(self, stmt, sql: str) -> Result:
         if stmt is None:
             return self._generic(sql)
@@ -416,6 +460,11 @@ class LocalSession:
                           overwrite=s.overwrite)
         return Result(shapes.PUT_COLUMNS, tuple(rows))
 
+    def _get(self, s: st.Get) -> Result:
+        _, root = self._stage(s.source)
+        rows = stages.get(root, s.source.path, s.local_dir, s.pattern)
+        return Result(shapes.GET_COLUMNS, tuple(rows))
+
     def _listfiles(self, s: st.ListFiles) -> Result:
         stage, root = self._stage(s.target)
         cols, rows = shapes.list_rows(stage, stages.list_files(root, s.target.path, s.pattern))
@@ -603,12 +652,11 @@ class LocalSession:
             raise self._udf_error
         if t.kind == "SELECT":
             cols = tuple(d[0] for d in cur.description)
-            return Result(cols, tuple(tuple(r) for r in cur.fetchall()))
-        if t.kind in ("INSERT", "UPDATE", "DELETE"):
+            return Result(cols, tuple(tuple(r) for r in cur.fetchall()),
+                          tuple(str(d[1]) for d in cur.description))
+        if t.kind in _COUNT_COLUMNS:
             count = cur.fetchone()[0]
-            col = {"INSERT": "number of rows inserted", "UPDATE": "number of rows updated",
-                   "DELETE": "number of rows deleted"}[t.kind]
-            return Result((col,), ((count,),))
+            return Result((_COUNT_COLUMNS[t.kind],), ((count,),), ("BIGINT",))
         if t.kind.startswith("CREATE"):
             return _status(f"{t.kind.split()[1].title()} {t.name} successfully created.")
         return _status(f"{t.name} successfully dropped.")

@@ -46,6 +46,7 @@ LIST_COLUMNS = ("name", "size", "md5", "last_modified")
 PUT_COLUMNS = ("source", "target", "source_size", "target_size", "source_compression",
                "target_compression", "status", "message")
 REMOVE_COLUMNS = ("name", "result")
+GET_COLUMNS = ("file", "size", "status", "message")
 
 
 def yn(flag: bool) -> str:

@@ -41,7 +41,7 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _safe_rel(rel: str) -> str:
+def safe_rel(rel: str) -> str:
     parts = [p for p in rel.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise SQLError(f"invalid stage path '{rel}'")
@@ -57,7 +57,7 @@ def put(root: Path, rel_dir: str, local_pattern: str, *, auto_compress: bool,
     if not sources:
         raise SQLError(f"File doesn't exist: ['{local_pattern}']")
     rows = []
-    rel_dir = _safe_rel(rel_dir)
+    rel_dir = safe_rel(rel_dir)
     for src in sources:
         name = os.path.basename(src)
         compress = auto_compress and not name.lower().endswith(_COMPRESSED)
@@ -104,6 +104,17 @@ def list_files(root: Path, prefix: str, pattern: str | None = None) -> list[Stag
     return sorted(out, key=lambda f: f.path)
 
 
+def get(root: Path, prefix: str, local_dir: str, pattern: str | None = None) -> list[tuple]:
+    """Copy the files under `prefix` into `local_dir` by base name; one GET result row each."""
+    folder = Path(os.path.expanduser(local_dir))
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for f in list_files(root, prefix, pattern):
+        shutil.copyfile(root / f.path, folder / os.path.basename(f.path))
+        rows.append((os.path.basename(f.path), f.size, "DOWNLOADED", ""))
+    return rows
+
+
 def _compile(pattern: str | None):
     if pattern is None:
         return None
@@ -126,5 +137,5 @@ def remove(root: Path, prefix: str, pattern: str | None = None) -> list[str]:
 
 
 def file_path(root: Path, rel: str) -> Path | None:
-    path = root / _safe_rel(rel)
+    path = root / safe_rel(rel)
     return path if path.is_file() else None

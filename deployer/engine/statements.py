@@ -91,6 +91,13 @@ class Put:
 
 
 @dataclass(frozen=True)
+class Get:
+    source: Location
+    local_dir: str
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
 class ListFiles:
     target: Location
     pattern: str | None = None
@@ -564,6 +571,28 @@ def _put(p: _Parser) -> Put:
     return Put(local, target, opts["AUTO_COMPRESS"], opts["OVERWRITE"])
 
 
+def _get(p: _Parser) -> Get:
+    source = p.location()
+    tok = p.next("file://<folder>")
+    if tok.kind == FILE:
+        local = tok.value
+    elif tok.kind == STR and tok.value.lower().startswith("file://"):
+        local = tok.value[7:]
+    else:
+        raise syntax_error(f"unexpected '{tok.text}', expected file://<folder>")
+    pattern = None
+    while not p.at_end():
+        key = p.next("a GET option").value.upper()
+        p.expect("=")
+        if key == "PATTERN":
+            pattern = p.string()
+        elif key == "PARALLEL":
+            p.scalar()  # no effect locally
+        else:
+            raise syntax_error(f"unknown GET option {key}")
+    return Get(source, local, pattern)
+
+
 def _pattern(p: _Parser) -> str | None:
     if p.accept("PATTERN"):
         p.expect("=")
@@ -677,6 +706,6 @@ def _alter(p: _Parser):
 
 _HEADS = {
     "CREATE": _create, "DROP": _drop, "USE": _use, "SHOW": _show, "DESCRIBE": _describe,
-    "DESC": _describe, "PUT": _put, "LIST": _list, "LS": _list, "REMOVE": _remove,
+    "DESC": _describe, "PUT": _put, "GET": _get, "LIST": _list, "LS": _list, "REMOVE": _remove,
     "RM": _remove, "COMMENT": _comment, "ALTER": _alter,
 }

@@ -95,7 +95,7 @@ class SnowflakeSession:
                 cursor.close()
             except Exception:
                 pass
-        return Result(tuple(d[0] for d in description), tuple(tuple(r) for r in rows), query_id)
+        return Result(tuple(d[0] for d in description), tuple(tuple(r) for r in rows), query_id=query_id)
 
     def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True) -> Result:
         path = Path(local_path).resolve().as_posix()

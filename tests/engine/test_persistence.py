@@ -64,8 +64,8 @@ def test_a_second_writer_waits_then_fails_clearly(tmp_path):
                 print("REFUSED", exc)
         """)
         assert "REFUSED" in child.stdout, child.stderr
-        assert "in use by another process" in child.stdout and "waited 0.5 s" in child.stdout
-    with pytest.raises(SQLError, match="in use by another process"):
+        assert "is locked: " in child.stdout and "waited 0.5 s" in child.stdout
+    with pytest.raises(SQLError, match=r"is locked: .*\(deployer session, since "):
         with LocalSession(acct, lock_timeout=0.2):
             LocalSession(acct, lock_timeout=0.2)
 
