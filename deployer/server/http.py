@@ -6,6 +6,8 @@ heartbeat or close is answered while another client's long query runs.
 
 from __future__ import annotations
 
+import collections
+
 import gzip
 import itertools
 import json
@@ -125,6 +127,12 @@ class App:
     def __init__(self, backend: Backend):
         self.backend = backend
         self.sessions = _Sessions()
+        # The latest statements with their query tags, as QUERY_HISTORY would show them.
+        self.history: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+
+    def record(self, ctx: ClientContext, query_id: str, sql: str, error: str | None) -> None:
+        self.history.append({"query_id": query_id, "session_id": ctx.session_id, "query_text": sql,
+                             "query_tag": str(ctx.parameters.get("QUERY_TAG") or ""), "error": error})
 
     def context_of(self, handler: _Handler) -> ClientContext:
         return self.sessions.get(protocol.token_of(handler.headers.get("Authorization")))
@@ -179,7 +187,9 @@ def _query(app: App, handler: _Handler, params: dict[str, str], body: dict[str, 
         outcome = app.backend.execute(ctx, sql, describe_only=bool(body.get("describeOnly")))
     except SQLError as exc:
         log.info("session %s: failed: %s", ctx.session_id, str(exc).splitlines()[0])
+        app.record(ctx, query_id, sql, str(exc))
         return protocol.error(protocol.classify(str(exc)), query_id)
+    app.record(ctx, query_id, sql, None)
     log.debug("session %s: %.1f ms: %s", ctx.session_id, (time.perf_counter() - started) * 1000, sql[:200])
     if isinstance(outcome, dict):  # PUT/GET: the client copies the files
         return protocol.ok({**outcome, "queryId": query_id, "parameters": ctx.parameter_list()})
