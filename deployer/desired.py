@@ -32,6 +32,9 @@ SIGNATURE_TYPES = {
 # https://docs.snowflake.com/en/developer-guide/udf/python/udf-python-introduction
 SUPPORTED_RUNTIMES = ("3.10", "3.11", "3.12", "3.13")
 DEFAULT_RUNTIME = "3.11"
+DEFAULT_KEEP_RELEASES = 3
+# A model's candidate during a rollout: `<NAME>__CANDIDATE`, beside the live function.
+CANDIDATE_SUFFIX = "__CANDIDATE"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Model:
     packages: tuple[str, ...] = ()
     imports: tuple[Path, ...] = ()
     max_batch_size: int | None = None
+    keep_releases: int = DEFAULT_KEEP_RELEASES
     comment: str | None = None
     runtime_version: str = DEFAULT_RUNTIME
     tests: tuple[SmokeTest, ...] = ()

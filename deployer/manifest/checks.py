@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from deployer import identifiers, packages
-from deployer.desired import SIGNATURE_TYPES, SUPPORTED_RUNTIMES
+from deployer.desired import CANDIDATE_SUFFIX, SIGNATURE_TYPES, SUPPORTED_RUNTIMES
 
 KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 SKLEARN_SUFFIXES = (".joblib", ".pkl", ".pickle", ".sav", ".ct")
@@ -76,6 +76,10 @@ def _models(models: list[Any], root: Path) -> Found:
         path = ("models", i)
         name = model.get("name")
         yield from _identifier(name, path + ("name",))
+        if isinstance(name, str) and identifiers.is_valid(name) and \
+                identifiers.normalize(name).upper().endswith(CANDIDATE_SUFFIX):
+            yield path + ("name",), (f"names ending in {CANDIDATE_SUFFIX} are reserved for the candidate "
+                                     "deployer tests before replacing a function")
         features = model.get("features") if isinstance(model.get("features"), list) else []
         feature_names = yield from _features(features, path)
         if isinstance(name, str):

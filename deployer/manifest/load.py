@@ -9,7 +9,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from deployer import identifiers, packages
-from deployer.desired import DEFAULT_RUNTIME, DesiredState, Feature, Model, SmokeTest, Step, Target
+from deployer.desired import DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredState, Feature, Model, SmokeTest, Step, Target
 from deployer.errors import DeployerError, ManifestError, Problem
 from deployer.manifest import checks, render as render_mod, schema, yamlpos
 
@@ -161,6 +161,7 @@ def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
         imports=tuple(dict.fromkeys((root / p).resolve()
                                     for p in [*defaults.get("imports", []), *raw.get("imports", [])])),
         max_batch_size=raw.get("max_batch_size", defaults.get("max_batch_size")),
+        keep_releases=raw.get("keep_releases", defaults.get("keep_releases", DEFAULT_KEEP_RELEASES)),
         comment=raw.get("comment", defaults.get("comment")),
         runtime_version=raw.get("runtime_version", defaults.get("runtime_version", DEFAULT_RUNTIME)),
         tests=tuple(_test(t, features) for t in raw.get("tests", [])),
