@@ -126,6 +126,11 @@ def log_sql_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Append one JSON object per statement sent to the target to this file.")(func)
 
 
+def candidate_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--no-candidate", is_flag=True,
+                        help="Replace functions directly, without first testing a candidate beside them.")(func)
+
+
 @cli.command()
 @manifest_options
 @preflight_option
@@ -135,9 +140,10 @@ def log_sql_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are.")
 @click.option("-v", "--verbose", is_flag=True, help="Text format: show each change's statements.")
 @click.option("--refresh", is_flag=True, help="Also DESCRIBE each managed function, to catch hand edits that kept its comment.")
+@candidate_option
 @log_sql_option
-def plan(load: Callable[[], Any], no_preflight: bool, fmt: str, out: str | None,
-         detailed_exitcode: bool, verbose: bool, refresh: bool, log_sql: str | None) -> None:
+def plan(load: Callable[[], Any], no_preflight: bool, fmt: str, out: str | None, detailed_exitcode: bool,
+         verbose: bool, refresh: bool, no_candidate: bool, log_sql: str | None) -> None:
     """Show what apply would change on the target; change nothing."""
     from deployer import planfmt
     from deployer.workflow import make_plan
@@ -146,7 +152,7 @@ def plan(load: Callable[[], Any], no_preflight: bool, fmt: str, out: str | None,
     if not no_preflight:
         run_preflight(state)
     with _open(state, "plan", log_sql) as session:
-        the_plan, _ = make_plan(state, session, refresh=refresh)
+        the_plan, _, _ = make_plan(state, session, refresh=refresh, candidates=not no_candidate)
     if out:
         _write(out, planfmt.as_json(the_plan))
     click.echo(planfmt.text(the_plan, verbose=verbose) if fmt == "text" else planfmt.FORMATS[fmt](the_plan), nl=False)
@@ -162,21 +168,6 @@ def _write(path: str, text: str) -> None:
         raise DeployerError(f"{path}: cannot write: {exc.strerror}") from None
 
 
-def _saved_plan(path: str) -> dict:
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise DeployerError(f"{path}: cannot read the saved plan: {exc.strerror}") from None
-    except ValueError:
-        raise DeployerError(f"{path}: not a JSON plan (write one with plan --out)") from None
-    if not isinstance(data, dict) or data.get("format_version") != "1.0" or "state_fingerprint" not in data:
-        raise DeployerError(f"{path}: not a deployer plan of format_version 1.0")
-    return data
-
-
 def _confirm(auto_approve: bool, what: str) -> None:
     if auto_approve:
         return
@@ -187,52 +178,51 @@ def _confirm(auto_approve: bool, what: str) -> None:
         raise DeployerError(f"{what} cancelled")
 
 
+def _carry_out(session: Any, state: Any, the_plan: Any, verb: str) -> int:
+    """Check the target has what the plan needs, then run it, showing each step and test."""
+    from deployer import readiness
+    from deployer.execute import execute
+
+    if the_plan.tests_on_target:
+        readiness.check_warehouse(session, state)
+    return execute(session, the_plan,
+                   on_change=lambda c: click.echo(f"  {'/'.join(c.actions)} {c.type} {c.name}: {verb}"),
+                   on_test=lambda r: click.echo(f"    {r.describe()}"))
+
+
 @cli.command()
 @manifest_options
 @preflight_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply only if this saved plan still matches the target.")
+@candidate_option
 @log_sql_option
 def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_file: str | None,
-          log_sql: str | None) -> None:
-    """Upload what changed, create or replace functions, run the smoke tests."""
+          no_candidate: bool, log_sql: str | None) -> None:
+    """Upload what changed; test each new function as a candidate, then replace the live one."""
     from deployer import lock, planfmt, readiness
-    from deployer.execute import execute
-    from deployer.smoke import smoke_tests
+    from deployer.plan import check_saved, read_saved
     from deployer.targets import set_query_tag
     from deployer.workflow import make_plan
 
-    saved = _saved_plan(plan_file) if plan_file else None
+    saved = read_saved(plan_file) if plan_file else None
     state = load()
     if not no_preflight:
         run_preflight(state)
     with _open(state, "apply", log_sql) as session:
         readiness.check_schema(session, state)
         with lock.held(session, state, "apply"):
-            the_plan, functions = make_plan(state, session)
+            the_plan, _, _ = make_plan(state, session, candidates=not no_candidate)
             set_query_tag(session, state, "apply", the_plan.state_fingerprint)
             if saved is not None:
-                if saved["state_fingerprint"] != the_plan.state_fingerprint:
-                    raise DeployerError(f"{plan_file}: plan is stale: the target changed since it was made; run plan again")
-                if saved.get("changes") != the_plan.to_json()["changes"] or saved.get("target") != the_plan.target:
-                    raise DeployerError(f"{plan_file}: plan does not match the manifest any more; run plan again")
+                check_saved(plan_file, saved, the_plan)
             click.echo(planfmt.text(the_plan), nl=False)
             if not the_plan.has_changes:
                 return
             if saved is None:
                 _confirm(auto_approve, f"apply these changes to target {state.target.name}")
-            tested = {f.signature for f in functions if f.model.tests}
-            if readiness.needs_warehouse(the_plan, tested):
-                readiness.check_warehouse(session, state)
-            applied = execute(session, the_plan,
-                              on_change=lambda c: click.echo(f"  {'/'.join(c.actions)} {c.type} {c.name}: done"))
-            click.echo(f"Apply complete: {applied} change(s).")
-            results = smoke_tests(session, state, functions, only=the_plan.replaced_functions)
-    for result in results:
-        click.echo(result.describe())
-    failed = [r for r in results if not r.passed]
-    if failed:
-        raise DeployerError(f"{len(failed)} of {len(results)} smoke test(s) failed on target {state.target.name}")
+            applied = _carry_out(session, state, the_plan, "done")
+    click.echo(f"Apply complete: {applied} change(s).")
 
 
 @cli.command()
@@ -248,7 +238,7 @@ def destroy(load: Callable[[], Any], auto_approve: bool, log_sql: str | None) ->
 
     state = load()
     with _open(state, "destroy", log_sql) as session, lock.held(session, state, "destroy"):
-        the_plan, _ = make_plan(state, session, destroy=True)
+        the_plan, _, _ = make_plan(state, session, destroy=True)
         set_query_tag(session, state, "destroy", the_plan.state_fingerprint)
         click.echo(planfmt.text(the_plan), nl=False)
         if not the_plan.has_changes:
@@ -256,6 +246,50 @@ def destroy(load: Callable[[], Any], auto_approve: bool, log_sql: str | None) ->
         _confirm(auto_approve, f"destroy these objects on target {state.target.name}")
         applied = execute(session, the_plan)
     click.echo(f"Destroy complete: {applied} object(s) removed.")
+
+
+@cli.command()
+@manifest_options
+@click.argument("model", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@log_sql_option
+def history(load: Callable[[], Any], model: str | None, fmt: str, log_sql: str | None) -> None:
+    """The releases of each model (or MODEL) on the target, newest first, marking the live one."""
+    import json
+
+    from deployer import rollback as rb
+
+    state = load()
+    with _open(state, "history", log_sql) as session:
+        entries = rb.history(state, session, model)
+    click.echo(json.dumps(entries, indent=2) if fmt == "json" else rb.history_text(state, entries))
+
+
+@cli.command()
+@manifest_options
+@click.argument("model")
+@click.option("--to", "release_id", help="The release to go back to (default: the one before the live one).")
+@click.option("--auto-approve", is_flag=True, help="Roll back without asking for confirmation.")
+@candidate_option
+@log_sql_option
+def rollback(load: Callable[[], Any], model: str, release_id: str | None, auto_approve: bool,
+             no_candidate: bool, log_sql: str | None) -> None:
+    """Re-create MODEL's function from an earlier release, through the same candidate check; no upload."""
+    from deployer import lock, planfmt, readiness
+    from deployer import rollback as rb
+    from deployer.targets import set_query_tag
+
+    state = load()
+    with _open(state, "rollback", log_sql) as session:
+        readiness.check_schema(session, state)
+        with lock.held(session, state, "rollback"):
+            the_plan, release = rb.plan_rollback(state, session, model, release_id, candidates=not no_candidate)
+            set_query_tag(session, state, "rollback", the_plan.state_fingerprint)
+            click.echo(planfmt.text(the_plan), nl=False)
+            _confirm(auto_approve, f"roll {release.model} back to release {release.id} on target {state.target.name}")
+            _carry_out(session, state, the_plan, "rolled back")
+    click.echo(f"Rollback complete: {release.model} is release {release.id} again. The manifest still declares "
+               f"another version: `deployer plan` shows the difference until the manifest is changed to match.")
 
 
 @cli.command()

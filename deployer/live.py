@@ -9,12 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from deployer.codegen import split_comment
+from deployer import releases
+from deployer.codegen import split_comment, sql_string
 from deployer.desired import DesiredState
 from deployer.errors import SQLError
 from deployer.identifiers import qualified
+from deployer.releases import Release
 from deployer.session import Session
 
 
@@ -50,6 +54,7 @@ class LiveState:
     functions: tuple[LiveFunction, ...] = ()
     stage_type: str | None = None  # SHOW STAGES `type`: INTERNAL, INTERNAL NO CSE, EXTERNAL...
     stage_comment: str | None = None
+    releases: tuple[Release, ...] = ()  # the release records on the stage
 
     def fingerprint(self) -> str:
         # Sizes are left out: LIST pads them on encrypted stages, and the digest is in the path.
@@ -61,7 +66,8 @@ class LiveState:
 
 
 def read(session: Session, state: DesiredState, *, refresh: bool = False) -> LiveState:
-    """Three statements whatever the number of models: SHOW STAGES, LIST, SHOW USER FUNCTIONS.
+    """A constant number of statements whatever the number of models: SHOW STAGES, LIST, one GET
+    of the release records when there are some, SHOW USER FUNCTIONS.
 
     The spec hash in each function's COMMENT decides updates. With `refresh` (plan --refresh,
     status), each managed function is also DESCRIBEd to catch hand edits that kept the comment.
@@ -91,7 +97,23 @@ def read(session: Session, state: DesiredState, *, refresh: bool = False) -> Liv
         functions.append(function)
     return LiveState(stage_row is not None, files, tuple(sorted(functions, key=lambda f: (f.name, f.arg_types))),
                      stage_type=None if stage_row is None else str(stage_row.get("type") or "INTERNAL"),
-                     stage_comment=None if stage_row is None else _stage_comment(stage_row.get("comment")))
+                     stage_comment=None if stage_row is None else _stage_comment(stage_row.get("comment")),
+                     releases=_releases(session, stage, files))
+
+
+def _releases(session: Session, stage: str, files: dict[str, int]) -> tuple[Release, ...]:
+    """Every release record on the stage, in one GET (only when LIST showed some)."""
+    if not any(releases.is_record(p) for p in files):
+        return ()
+    with tempfile.TemporaryDirectory(prefix="deployer-releases-") as folder:
+        session.run(f"GET @{stage} {sql_string('file://' + Path(folder).as_posix() + '/')} "
+                    f"PATTERN = {sql_string('.*/[.]releases/[^/]*[.]json')}")
+        found = []
+        for path in sorted(Path(folder).glob("*.json")):
+            release = releases.parse(path.read_text(encoding="utf-8", errors="replace"))
+            if release is not None:
+                found.append(release)
+    return tuple(releases.newest_first(found))
 
 
 def _like(name: str) -> str:

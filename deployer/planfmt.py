@@ -16,18 +16,24 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete."
 
 
+def _warnings(plan: Plan) -> list[str]:
+    return [f"warning: {w}" for w in plan.warnings]
+
+
 def text(plan: Plan, *, verbose: bool = False) -> str:
     if not plan.has_changes:
-        return f"No changes. Target {plan.target} matches the manifest.\n"
+        return "\n".join([*_warnings(plan), f"No changes. Target {plan.target} matches the manifest.", ""])
     lines = [f"deployer will perform the following actions on target {plan.target}:", ""]
     for change in plan.changes:
         if change.is_noop:
             continue
         lines.append(f"  {SYMBOLS[change.actions]:>3} {change.type} {change.name} will be {VERBS[change.actions]}")
         lines.extend(f"        {reason}" for reason in change.reasons)
+        if change.type == "function" and len(change.operations) > 1:
+            lines.append("        steps: " + " -> ".join(op.op for op in change.operations))
         if verbose:
             lines.extend("        | " + line for s in change.statements for line in s.splitlines())
-    lines += ["", summary_line(plan), ""]
+    lines += ["", summary_line(plan), *_warnings(plan), ""]
     return "\n".join(lines)
 
 
@@ -44,7 +50,7 @@ def markdown(plan: Plan) -> str:
         if not change.is_noop:
             reasons = "<br>".join(_md_cell(r) for r in change.reasons)
             out.append(f"| `{SYMBOLS[change.actions]}` | {change.type} | `{_md_cell(change.name)}` | {reasons} |")
-    out += ["", f"**{summary_line(plan)}**", "", "<details><summary>Statements</summary>", "", "```sql",
+    out += ["", f"**{summary_line(plan)}**", *(f"> {w}" for w in _warnings(plan)), "", "<details><summary>Statements</summary>", "", "```sql",
             _sql_body(plan).rstrip("\n"), "```", "", "</details>", ""]
     return "\n".join(out)
 

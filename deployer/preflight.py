@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
-import numpy as np
 
 from .artifacts import DigestCache, model_files
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
@@ -129,28 +128,15 @@ def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_
 
 def _check_synthetic(session, name, model: Model, problem, rows):
     batch = synthetic_batch(model, rows)
-    cols = [f"C{i}" for i in range(len(model.features))]
-    values = ",\n".join(
-        f"({i}, " + ", ".join(smoke.literal(v, f.type) for v, f in zip(row, model.features)) + ")"
-        for i, row in enumerate(batch)
-    )
-    sql = (f"SELECT ID, {name}({', '.join(cols)}) AS RESULT FROM (VALUES {values}) "
-           f"AS T(ID, {', '.join(cols)}) ORDER BY ID")
+    types = tuple(f.type for f in model.features)
     try:
-        result = session.run(sql).rows
+        result = session.run(smoke.batch_sql(name, types, batch)).rows
     except SQLError as exc:
         problem(f"on a synthetic batch of {rows} rows: {_engine_message(exc)}")
         return
-    if len(result) != rows:
-        problem(f"synthetic batch: expected {rows} rows back, got {len(result)}")
-        return
-    with_null = [i for i, row in enumerate(batch) if any(v is None for v in row)]
-    wrong = [i for i in with_null if result[i][1] is not None]
-    if wrong:
-        problem(f"a row with a NULL feature must return NULL, row {wrong[0]} returned {result[wrong[0]][1]!r}")
-    empty = [i for i, r in enumerate(result) if r[1] is None and i not in set(with_null)]
-    if empty:
-        problem(f"synthetic batch: {len(empty)} of {rows - len(with_null)} rows without NULL returned NULL")
+    found = smoke.batch_problem(batch, result)
+    if found:
+        problem(f"synthetic batch: {found}" if not found.startswith("a row") else found)
 
 
 def _engine_message(exc: Exception) -> str:
@@ -168,28 +154,8 @@ def _engine_message(exc: Exception) -> str:
 
 
 def synthetic_batch(model: Model, rows: int, seed: int = 0) -> list[tuple]:
-    """Plausible rows: around the smoke-test values when there are some; a few rows with a NULL."""
-    rng = np.random.default_rng(seed)
-    columns = []
-    for i, f in enumerate(model.features):
-        seen = [t.inputs[i] for t in model.tests if t.inputs[i] is not None]
-        if f.type in ("float", "number"):
-            center = float(np.mean(seen)) if seen else 0.0
-            spread = (float(np.std(seen)) if seen else 0.0) or abs(center) * 0.1 or 1.0
-            col = [round(float(v), 6) for v in rng.normal(center, spread, rows)]
-        elif f.type == "int":
-            lo, hi = (int(min(seen)), int(max(seen))) if seen else (0, 10)
-            col = [int(v) for v in rng.integers(lo, hi + 1, rows)]
-        elif f.type == "boolean":
-            col = [bool(v) for v in rng.integers(0, 2, rows)]
-        else:
-            choices = sorted({str(v) for v in seen}) or ["a", "b", "c"]
-            col = [choices[j] for j in rng.integers(0, len(choices), rows)]
-        columns.append(col)
-    batch = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(rows)]
-    for i in range(min(len(model.features), rows // 10)):  # NULL in each feature once
-        batch[i * 7][i] = None
-    return [tuple(r) for r in batch]
+    """Plausible rows for `model` (deployer.smoke.synthetic_rows)."""
+    return smoke.synthetic_rows(tuple(f.type for f in model.features), model.tests, rows, seed)
 
 
 # --------------------------------------------------------------------------- packages

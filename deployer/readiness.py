@@ -9,7 +9,6 @@ from __future__ import annotations
 from deployer.desired import DesiredState
 from deployer.errors import DeployerError, SQLError
 from deployer.identifiers import qualified, quote
-from deployer.plan import Plan
 from deployer.session import Session
 
 
@@ -31,11 +30,6 @@ def check_schema(session: Session, state: DesiredState) -> None:
         raise NotReadyError(f"target {target}: schema {schema} does not exist or the role cannot use it; "
                             "deployer creates only the stage and the functions: create the schema and grant "
                             "USAGE and CREATE STAGE, CREATE FUNCTION on it")
-
-
-def needs_warehouse(plan: Plan, tested: set[str]) -> bool:
-    """Smoke tests run SELECTs, which need a running warehouse; SHOW, LIST, PUT and DDL do not."""
-    return any(name in tested for name in plan.replaced_functions)
 
 
 def check_warehouse(session: Session, state: DesiredState) -> None:

@@ -10,8 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+import numpy as np
+
 from deployer.codegen import RenderedFunction, sql_string
-from deployer.desired import SQL_TYPES, DesiredState, Model
+from deployer.desired import SQL_TYPES, DesiredState, Model, SmokeTest
 from deployer.errors import SQLError
 from deployer.identifiers import qualified
 from deployer.session import Session
@@ -35,8 +37,12 @@ def literal(value: Any, kind: str) -> str:
 
 def call(state: DesiredState, model: Model, inputs: Iterable[Any]) -> str:
     """`SELECT DB.SCHEMA.NAME(<literals>) AS RESULT` for one row of inputs."""
-    name = qualified(state.database, state.schema, model.name)
-    args = ", ".join(literal(v, f.type) for v, f in zip(inputs, model.features))
+    return call_named(qualified(state.database, state.schema, model.name),
+                      tuple(f.type for f in model.features), inputs)
+
+
+def call_named(name: str, types: tuple[str, ...], inputs: Iterable[Any]) -> str:
+    args = ", ".join(literal(v, kind) for v, kind in zip(inputs, types))
     return f"SELECT {name}({args}) AS RESULT"
 
 
@@ -63,16 +69,93 @@ class TestResult:
     expect: Any
     actual: Any = None
     error: str | None = None
+    batch: bool = False  # a synthetic batch, not one of the manifest's tests
 
     @property
     def passed(self) -> bool:
         return self.error is None
 
     def describe(self) -> str:
+        if self.batch:
+            what = str(self.inputs[0]).strip("<>")
+            return f"ok   {self.function}: {what}" if self.passed else f"FAIL {self.function}: {what}: {self.error}"
         args = ", ".join(map(repr, self.inputs))
         if self.passed:
             return f"ok   {self.function}({args}) = {self.actual!r}"
         return f"FAIL {self.function}({args}): {self.error}"
+
+
+def synthetic_rows(types: tuple[str, ...], tests: tuple[SmokeTest, ...], rows: int,
+                   seed: int = 0) -> list[tuple]:
+    """Plausible rows: around the smoke-test values when there are some; a few rows with a NULL."""
+    rng = np.random.default_rng(seed)
+    columns = []
+    for i, kind in enumerate(types):
+        seen = [t.inputs[i] for t in tests if t.inputs[i] is not None]
+        if kind in ("float", "number"):
+            center = float(np.mean(seen)) if seen else 0.0
+            spread = (float(np.std(seen)) if seen else 0.0) or abs(center) * 0.1 or 1.0
+            col = [round(float(v), 6) for v in rng.normal(center, spread, rows)]
+        elif kind == "int":
+            lo, hi = (int(min(seen)), int(max(seen))) if seen else (0, 10)
+            col = [int(v) for v in rng.integers(lo, hi + 1, rows)]
+        elif kind == "boolean":
+            col = [bool(v) for v in rng.integers(0, 2, rows)]
+        else:
+            choices = sorted({str(v) for v in seen}) or ["a", "b", "c"]
+            col = [choices[j] for j in rng.integers(0, len(choices), rows)]
+        columns.append(col)
+    batch = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(rows)]
+    for i in range(min(len(types), rows // 10)):  # NULL in each feature once
+        batch[i * 7][i] = None
+    return [tuple(r) for r in batch]
+
+
+def batch_sql(name: str, types: tuple[str, ...], batch: list[tuple]) -> str:
+    """One query calling `name` on every row of `batch`, rows back in order (ID, RESULT)."""
+    cols = [f"C{i}" for i in range(len(types))]
+    values = ",\n".join(f"({i}" + "".join(", " + literal(v, kind) for v, kind in zip(row, types)) + ")"
+                         for i, row in enumerate(batch))
+    return (f"SELECT ID, {name}({', '.join(cols)}) AS RESULT FROM (VALUES {values}) "
+            f"AS T(ID{''.join(', ' + c for c in cols)}) ORDER BY ID")
+
+
+def batch_problem(batch: list[tuple], result: tuple) -> str | None:
+    """What is wrong with a synthetic batch's answer: row count, NULL in and out."""
+    if len(result) != len(batch):
+        return f"expected {len(batch)} rows back, got {len(result)}"
+    with_null = {i for i, row in enumerate(batch) if any(v is None for v in row)}
+    wrong = [i for i in sorted(with_null) if result[i][1] is not None]
+    if wrong:
+        return f"a row with a NULL feature must return NULL, row {wrong[0]} returned {result[wrong[0]][1]!r}"
+    empty = [i for i, r in enumerate(result) if r[1] is None and i not in with_null]
+    if empty:
+        return f"{len(empty)} of {len(batch) - len(with_null)} rows without NULL returned NULL"
+    return None
+
+
+def check_function(session: Session, name: str, label: str, features: tuple[tuple[str, str], ...],
+                   tests: tuple[SmokeTest, ...], batch_rows: int = 300) -> list[TestResult]:
+    """A model's smoke tests and a synthetic batch, called as `name` on the target."""
+    types = tuple(kind for _, kind in features)
+    results = []
+    for test in tests:
+        try:
+            rows = session.run(call_named(name, types, test.inputs)).rows
+            actual = rows[0][0] if rows else None
+        except SQLError as exc:
+            results.append(TestResult(label, test.inputs, test.expect, error=str(exc)))
+            continue
+        results.append(TestResult(label, test.inputs, test.expect, actual, compare(actual, test.expect, test.tolerance)))
+    if batch_rows and not any(not r.passed for r in results):
+        batch = synthetic_rows(types, tests, batch_rows)
+        try:
+            problem = batch_problem(batch, session.run(batch_sql(name, types, batch)).rows)
+        except SQLError as exc:
+            problem = str(exc)
+        results.append(TestResult(label, (f"<synthetic batch of {batch_rows} rows>",), None, None, problem,
+                                  batch=True))
+    return results
 
 
 def smoke_tests(session: Session, state: DesiredState, functions: Iterable[RenderedFunction],

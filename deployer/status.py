@@ -7,7 +7,7 @@ from typing import Any
 from deployer import live, stagepath
 from deployer.desired import DesiredState
 from deployer.identifiers import qualified
-from deployer.plan import differences, owned, stage_relative
+from deployer.planner import differences, owned, stage_relative
 from deployer.session import Session
 from deployer.workflow import render_all
 

@@ -6,7 +6,8 @@ from deployer import codegen, live
 from deployer.artifacts import DigestCache
 from deployer.codegen import RenderedFunction
 from deployer.desired import DesiredState, Model
-from deployer.plan import Plan, plan
+from deployer.plan import Plan
+from deployer.planner import plan
 from deployer.session import Session
 
 
@@ -19,8 +20,8 @@ def render_all(state: DesiredState, models: tuple[Model, ...] | None = None) -> 
     return codegen.render_stage(state), functions
 
 
-def make_plan(state: DesiredState, session: Session, *, destroy: bool = False,
-              refresh: bool = False) -> tuple[Plan, tuple[RenderedFunction, ...]]:
+def make_plan(state: DesiredState, session: Session, *, destroy: bool = False, refresh: bool = False,
+              candidates: bool = True) -> tuple[Plan, tuple[RenderedFunction, ...], live.LiveState]:
     stage_sql, functions = render_all(state)
     current = live.read(session, state, refresh=refresh)
-    return plan(state, stage_sql, functions, current, destroy=destroy), functions
+    return plan(state, stage_sql, functions, current, destroy=destroy, candidates=candidates), functions, current

@@ -12,7 +12,7 @@ from sklearn.linear_model import LinearRegression
 
 from deployer.cli import cli
 from deployer.engine import LocalSession
-from deployer.plan import remove_exactly
+from deployer.planner import remove_exactly
 
 
 def project(tmp_path, n_models: int):
@@ -52,8 +52,9 @@ def test_plan_reads_do_not_grow_with_models(tmp_path):
         refreshed = tmp_path / f"refresh{n}.jsonl"
         run("plan", "-f", str(manifest), "--no-preflight", "--refresh", "--log-sql", str(refreshed))
         assert sum(s.startswith("DESCRIBE FUNCTION") for s in statements(refreshed)) == n
-    assert len(counts[1]) == len(counts[12]) == 3, counts
-    assert [s.split()[0] for s in counts[12]] == ["SHOW", "LIST", "SHOW"]
+    assert len(counts[1]) == len(counts[12]) == 4, counts
+    # SHOW STAGES, LIST, SHOW USER FUNCTIONS, and one GET of all the release records.
+    assert [s.split()[0] for s in counts[12]] == ["SHOW", "LIST", "SHOW", "GET"]
 
 
 def test_the_log_names_puts_relative_to_the_manifest_and_records_errors(tmp_path):

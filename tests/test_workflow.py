@@ -68,7 +68,9 @@ def test_apply_is_idempotent_and_queryable(project):
     assert first["state_fingerprint"].startswith("sha256:")
     function = next(c for c in first["changes"] if c["type"] == "function")
     assert function["name"] == "ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)"
-    assert function["statements"][0].startswith("CREATE OR REPLACE FUNCTION ML.DATA_MODEL.PREDICT(")
+    # A candidate is created and tested beside the live function before the real statement runs.
+    assert function["statements"][0].startswith("CREATE OR REPLACE FUNCTION ML.DATA_MODEL.PREDICT__CANDIDATE(")
+    assert function["statements"][1].startswith("CREATE OR REPLACE FUNCTION ML.DATA_MODEL.PREDICT(")
 
     out = run(project, "apply", "--no-preflight", "--auto-approve").stdout
     assert "Apply complete: 3 change(s)." in out and "ok   PREDICT(1.0, 2) = 7.0" in out
@@ -81,18 +83,20 @@ def test_apply_is_idempotent_and_queryable(project):
     assert rows == [{"Y": pytest.approx(7.0)}]
 
 
-def test_changed_artifact_updates_function_and_removes_old_file(project):
+def test_changed_artifact_updates_function_and_keeps_the_old_file_for_rollback(project):
     run(project, "apply", "--no-preflight", "--auto-approve")
     fit([2.0, 2.0], project / "models" / "model.joblib")  # predict(1, 2) = 8
     plan = plan_json(project, "--var", "expect=8.0")
-    assert kinds(plan) == [("file", "create"), ("file", "delete"), ("function", "update")]
+    assert kinds(plan) == [("file", "create"), ("function", "update")]
     update = next(c for c in plan["changes"] if c["actions"] == ["update"])
     assert len(update["reasons"]) == 1
     assert update["reasons"][0].startswith("artifact models/model.joblib changed (sha256 ")
     run(project, "plan", "--no-preflight", "--detailed-exitcode", "--var", "expect=8.0", expect=2)
     run(project, "apply", "--no-preflight", "--auto-approve", "--var", "expect=8.0")
-    listing = json.loads(run(project, "sql", "--format", "json", "LIST @MLOPS_STAGE").stdout)
-    assert len(listing) == 1  # the old version is gone, the new one is there
+    listing = [r["name"] for r in json.loads(run(project, "sql", "--format", "json", "LIST @MLOPS_STAGE").stdout)]
+    # Both versions stay (keep_releases: 3), each with its release record.
+    assert len([n for n in listing if n.endswith("model.joblib")]) == 2
+    assert len([n for n in listing if "/.releases/" in n]) == 2
     assert kinds(plan_json(project, "--var", "expect=8.0")) == []
 
 
@@ -102,8 +106,9 @@ def test_signature_change_drops_old_overload(project):
     change = next(c for c in plan["changes"] if c["type"] == "function")
     assert change["actions"] == ["delete", "create"]
     assert change["name"] == "ML.DATA_MODEL.PREDICT(FLOAT, NUMBER)"
-    assert change["statements"][0] == "DROP FUNCTION IF EXISTS ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)"
-    assert change["reasons"] == ["signature changed from (FLOAT, FLOAT) to (FLOAT, NUMBER)"]
+    # The new overload is created and tested first; the old one is dropped after.
+    assert change["statements"][-1] == "DROP FUNCTION IF EXISTS ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)"
+    assert change["reasons"][0].startswith("signature changed from (FLOAT, FLOAT) to (FLOAT, NUMBER)")
     run(project, "apply", "--no-preflight", "--auto-approve", "--var", "type2=int")
     shown = json.loads(run(project, "sql", "--format", "json", "SHOW USER FUNCTIONS IN SCHEMA ML.DATA_MODEL").stdout)
     assert [r["arguments"] for r in shown] == ["PREDICT(FLOAT, NUMBER) RETURN FLOAT"]
@@ -114,7 +119,7 @@ def test_destroy_removes_only_what_the_manifest_manages(project):
     run(project, "sql", "CREATE FUNCTION ML.DATA_MODEL.OTHER(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON "
         "RUNTIME_VERSION = '3.11' HANDLER = 'f' AS $$\ndef f(x):\n    return x\n$$")
     out = run(project, "destroy", "--auto-approve").stdout
-    assert "Destroy complete: 2 object(s) removed." in out
+    assert "Destroy complete: 3 object(s) removed." in out  # the function, its file, its release record
     shown = json.loads(run(project, "sql", "--format", "json", "SHOW USER FUNCTIONS IN SCHEMA ML.DATA_MODEL").stdout)
     assert [r["name"] for r in shown] == ["OTHER"]
     assert json.loads(run(project, "sql", "--format", "json", "LIST @MLOPS_STAGE").stdout) == []
@@ -149,7 +154,9 @@ def test_apply_refuses_without_confirmation_when_not_a_terminal(project):
 def test_failing_smoke_test_fails_apply(project):
     result = run(project, "apply", "--no-preflight", "--auto-approve", "--var", "expect=9.5", expect=1)
     assert "FAIL PREDICT(1.0, 2): expected 9.5 ± 0.001, got 7.0" in result.stdout
-    assert "1 of 1 smoke test(s) failed on target local" in result.stderr
+    assert "its candidate failed 1 of 1 check(s) on the target, the live function is unchanged" in result.stderr
+    shown = json.loads(run(project, "sql", "--format", "json", "SHOW USER FUNCTIONS IN SCHEMA ML.DATA_MODEL").stdout)
+    assert shown == []  # never created, and no candidate left behind
 
 
 def test_plan_formats(project):

@@ -52,6 +52,7 @@ class RenderedFunction:
     spec_hash: str  # "sha256:<hex>" of `sql` rendered without its COMMENT
     signature: str  # "ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)"
     packages: tuple[str, ...] = ()  # the PACKAGES clause, as written
+    commit: str | None = None  # the git commit the manifest was rendered at
 
 
 # --------------------------------------------------------------------------- literals
@@ -201,6 +202,7 @@ def render_function(
         spec_hash=spec,
         signature=signature(state, model),
         packages=pkgs,
+        commit=git_commit or None,
     )
 
 
