@@ -63,7 +63,7 @@ def test_the_log_names_puts_relative_to_the_manifest_and_records_errors(tmp_path
     run("apply", "-f", str(manifest), "--no-preflight", "--auto-approve", "--log-sql", str(log))
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert all(r["target"] == "local" and r["command"] == "apply" for r in records)
-    (put,) = [r for r in records if r["statement"].startswith("PUT ")]
+    (put,) = [r for r in records if r["statement"].startswith("PUT ") and "model.joblib" in r["statement"]]
     assert put["statement"].startswith("PUT 'file://models/model.joblib' @ML.S.ST/M0/") and put["error"] is None
     run("sql", "-f", str(manifest), "--log-sql", str(log), "SELECT nope FROM nowhere", expect=1)
     last = json.loads(log.read_text().splitlines()[-1])
