@@ -7,7 +7,7 @@ from typing import Any
 from deployer import live, stagepath
 from deployer.desired import DesiredState
 from deployer.identifiers import qualified
-from deployer.planner import differences, owned, stage_relative
+from deployer.planner import UNTESTED, differences, is_candidate, owned, stage_relative
 from deployer.session import Session
 from deployer.workflow import render_all
 
@@ -27,12 +27,15 @@ def collect(state: DesiredState, session: Session) -> list[dict[str, Any]]:
         drift = differences(state, function, found)
         missing = [p for p in found.imports or () if stage_relative(p, stage) not in current.files]
         drift += [f"import {p} is missing from the stage" for p in missing]
+        if found.meta is not None and not any(r.model == found.meta.get("model") and r.spec == found.meta.get("spec")
+                                              for r in current.releases):
+            drift.append(UNTESTED)
         if found.hidden:
             entry["note"] = ("Snowflake hides this function's body and imports (SECURE, or owned by another role): "
                              "compared by the spec hash in its comment only")
         entries.append({**entry, **_deployed(found), "drift": drift})
     for (name, types), found in sorted(by_sig.items()):
-        if owned(found, state):
+        if owned(found, state) and not is_candidate(found):
             signature = f"{qualified(state.database, state.schema, name)}({', '.join(types)})"
             entries.append({"function": signature, "model": found.meta.get("model", name), "declared": False,
                             **_deployed(found), "drift": ["no longer in the manifest (plan will delete it)"]})
