@@ -244,9 +244,10 @@ def _past_retention(state: DesiredState, functions: tuple[RenderedFunction, ...]
                     live: LiveState, changed: set[str]) -> list[Change]:
     """Files and release records of managed models beyond what the last N releases need.
 
-    Kept: what the declared functions import, what the live function imports, and the files of
-    the newest `keep_releases` releases of each model (counting the one this apply writes) plus
-    the live one, so `rollback` never needs an upload. A model no longer declared keeps nothing.
+    Kept: what the declared functions import, and the files of the newest `keep_releases`
+    releases of each model (counting the one this apply writes), plus the live version when this
+    apply does not replace it (it may be a rollback), so `rollback` never needs an upload. These
+    removals run last, after every function was replaced. A model no longer declared keeps nothing.
     """
     keep_of = {f.model.name: f.model.keep_releases for f in functions}
     managed = set(keep_of) | {str(f.meta.get("model")) for f in live.functions if owned(f, state)}
@@ -259,11 +260,13 @@ def _past_retention(state: DesiredState, functions: tuple[RenderedFunction, ...]
             continue
         history = [r for r in live.releases if r.model == model]
         slots = keep_of[model] - (1 if model in changed else 0)
-        chosen = history[:max(slots, 0)] + [r for r in history if r.spec == live_specs.get(model)]
+        chosen = history[:max(slots, 0)]
+        if model not in changed:  # else the live version is replaced before anything is removed
+            chosen += [r for r in history if r.spec == live_specs.get(model)]
+            keep_paths.update(_live_paths(live, state, model))
         for release in chosen:
             kept_records.add(release.path)
             keep_paths.update(release.imports)
-        keep_paths.update(_live_paths(live, state, model))
     stage = _stage_name(state)
     changes = []
     for path in sorted(live.files):

@@ -251,25 +251,44 @@ def test_leftover_candidates_are_dropped_and_foreign_functions_never_touched(tmp
     assert {c.name.split("/")[-1] for c in destroyed if c.type == "file"} >= {"predict.joblib"}
 
 
-def test_retention_keeps_the_last_releases_and_the_live_one(tmp_path):
-    state, functions = make(tmp_path)
-    (function,) = functions
+def _history(state, function, live_day_spec=None, live_day_path=None):
     history, files = [], {}
     for day in range(1, 6):  # five releases, each with its own file
         path = f"PREDICT/{day:012d}/predict.joblib"
-        record = {**_release_step(state, function).record, "spec": f"sha256:{day:064d}", "imports": [path]}
+        spec = f"sha256:{day:064d}"
+        if day == 1 and live_day_spec:
+            spec, path = live_day_spec, live_day_path
+        record = {**_release_step(state, function).record, "spec": spec, "imports": [path]}
         _, done = releases.finish(record, datetime(2026, 11, day, tzinfo=timezone.utc))
         history.append(releases.parse(json.dumps(done)))
         files.update({path: 10, history[-1].path: 100})
+    return tuple(releases.newest_first(history)), files
+
+
+def _doomed(state, functions, live) -> list[str]:
+    changes = [c for c in plan(state, STAGE_SQL, functions, live).changes if c.actions == ("delete",)]
+    assert all("PATTERN" in c.statements[0] for c in changes)
+    return sorted(c.name.split("/", 1)[1] for c in changes)
+
+
+def test_retention_keeps_the_last_releases_counting_the_new_one(tmp_path):
+    state, functions = make(tmp_path)
+    (function,) = functions
+    history, files = _history(state, function)
     live_fn = deployed(function)
-    live_fn = replace(live_fn, meta={**live_fn.meta, "spec": history[0].spec, "files": {"predict.joblib": "000000000001"}})
-    live = LiveState(True, files, (live_fn,), stage_type="INTERNAL", releases=tuple(releases.newest_first(history)))
-    doomed = sorted(c.name.split("/", 1)[1] for c in plan(state, STAGE_SQL, functions, live).changes
-                    if c.actions == ("delete",))
-    # The manifest's version is new: it takes one of 3 slots, releases of days 5 and 4 keep theirs,
-    # and day 1's is live (rolled back to), so days 2 and 3 go, files and records.
-    assert [p for p in doomed if "/.releases/" not in p] == [
-        "PREDICT/000000000002/predict.joblib", "PREDICT/000000000003/predict.joblib"]
-    assert len([p for p in doomed if "/.releases/" in p]) == 2
-    assert all("PATTERN" in c.statements[0] for c in plan(state, STAGE_SQL, functions, live).changes
-               if c.actions == ("delete",))
+    live_fn = replace(live_fn, meta={**live_fn.meta, "spec": history[0].spec, "files": {"predict.joblib": "000000000005"}})
+    doomed = _doomed(state, functions, LiveState(True, files, (live_fn,), stage_type="INTERNAL", releases=history))
+    # The manifest's version is new and takes one of 3 slots: days 5 and 4 keep theirs, days 1-3 go.
+    assert [p for p in doomed if "/.releases/" not in p] == [f"PREDICT/{d:012d}/predict.joblib" for d in (1, 2, 3)]
+    assert len([p for p in doomed if "/.releases/" in p]) == 3
+
+
+def test_retention_keeps_a_rolled_back_live_version(tmp_path):
+    state, functions = make(tmp_path)
+    (function,) = functions
+    wanted = stage_relative(function.files[0].stage_path, "ML.DATA_MODEL.MLOPS_STAGE")
+    history, files = _history(state, function, function.spec_hash, wanted)  # day 1 is the manifest's, live again
+    doomed = _doomed(state, functions, LiveState(True, files, (deployed(function),), stage_type="INTERNAL",
+                                                 releases=history))
+    assert [p for p in doomed if "/.releases/" not in p] == ["PREDICT/000000000002/predict.joblib"]
+    assert len([p for p in doomed if "/.releases/" in p]) == 1

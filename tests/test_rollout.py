@@ -174,7 +174,7 @@ def check_every_function_answers(session: LocalSession) -> None:
 
 
 def converge(manifest: Path) -> None:
-    """Apply until nothing changes (at most twice), then check no plan is left."""
+    """One apply brings the target to the manifest: no plan is left after it."""
     run(manifest, "apply", "--no-preflight", "--auto-approve", "--var", "expect_a=8.0", "--var", "keep=1")
     run(manifest, "plan", "--no-preflight", "--detailed-exitcode", "--var", "expect_a=8.0", "--var", "keep=1")
 
@@ -182,10 +182,9 @@ def converge(manifest: Path) -> None:
 @pytest.mark.slow
 def test_a_failure_at_each_statement_of_an_apply_leaves_every_function_answering(tmp_path):
     template = tmp_path / "template"
-    manifest = write(template, "a")
+    manifest = write(template, "a", "b")
     run(manifest, "apply", "--no-preflight", "--auto-approve", "--var", "keep=1")
-    write(template, "a", "b")
-    fit([2.0, 2.0], template / "models" / "a.joblib")  # a: changed; b: new; keep=1 removes a's old files
+    fit([2.0, 2.0], template / "models" / "a.joblib")  # a changes, b stays; keep=1 removes a's old files
     total = None
     k = 1
     while total is None or k <= total:
@@ -210,7 +209,8 @@ def test_a_failure_at_each_statement_of_an_apply_leaves_every_function_answering
                     == {"A", "B"}
         shutil.rmtree(project)
         k += 1
-    assert total and total >= 12  # uploads, candidates, tests, replaces, drops, cleanup, records
+    # upload, candidate, smoke test, batch, replace, drop candidate, release record, 2 removals
+    assert total and total >= 9
 
 
 @pytest.mark.slow
