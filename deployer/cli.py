@@ -274,9 +274,18 @@ def render(load: Callable[[], Any], model_name: str | None) -> None:
         if not models:
             names = ", ".join(m.name for m in state.models)
             raise DeployerError(f"--model: no model named {model_name} (models: {names})")
-    stage_sql, functions = render_all(state, models)  # only the chosen model's files are hashed
+    from deployer import pins
+
+    resolution = pins.resolve_state(state, None, models)  # no connection: the channel snapshot
+    click.echo(f"note: packages resolved against {pins.channel.load_snapshot().describe()}"
+               + ("" if state.target.type == "local" else f"; plan asks target {state.target.name}"), err=True)
+    for warning in resolution.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    stage_sql, functions = render_all(state, models, resolution=resolution)  # only the chosen model's files are hashed
     click.echo(f"{stage_sql};\n")
     for function in functions:
+        click.echo("".join(f"-- {line}\n" for line in pins.describe(state, pins.Resolution(
+            {function.model.name: resolution.models[function.model.name]}))), nl=False)
         for staged in function.files:
             click.echo(PutFile(staged.local_path, staged.stage_dir).statement() + ";")
         click.echo(f"\n{function.sql};\n")

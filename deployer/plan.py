@@ -6,7 +6,7 @@ executor runs and the statements shown to people, both from one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -14,6 +14,7 @@ from deployer.codegen import RenderedFunction
 from deployer.desired import DesiredState
 from deployer.identifiers import qualified
 from deployer.live import LiveFunction, LiveState
+from deployer.resolve import changes as package_changes
 
 FORMAT_VERSION = "1.0"
 
@@ -65,6 +66,8 @@ class Plan:
     target: str
     changes: tuple[Change, ...]
     state_fingerprint: str
+    warnings: tuple[str, ...] = ()  # e.g. a package pinned to a version other than the artifact's writer
+    packages: dict = field(default_factory=dict)  # model -> resolved pins and writer versions (deployer.pins)
 
     @property
     def replaced_functions(self) -> tuple[str, ...]:
@@ -87,7 +90,8 @@ class Plan:
     def to_json(self) -> dict:
         return {"format_version": FORMAT_VERSION, "target": self.target,
                 "changes": [c.to_json() for c in self.changes], "summary": self.summary(),
-                "state_fingerprint": self.state_fingerprint}
+                "state_fingerprint": self.state_fingerprint, "warnings": list(self.warnings),
+                "packages": self.packages}
 
 
 def owned(function: LiveFunction, state: DesiredState) -> bool:
@@ -197,6 +201,8 @@ def differences(state: DesiredState, function: RenderedFunction, live: LiveFunct
         reasons.append(f"import {name} removed")
     if live.body is not None and live.body.strip("\n") != function.handler.strip("\n"):
         reasons.append("handler code changed")
+    if function.packages:
+        reasons += package_changes(live.packages, function.packages)
     if live.runtime_version and live.runtime_version != function.model.runtime_version:
         reasons.append(f"runtime_version {live.runtime_version} -> {function.model.runtime_version}")
     if live.meta.get("spec") != function.spec_hash and not reasons:

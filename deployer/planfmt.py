@@ -16,10 +16,19 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete."
 
 
+def _package_lines(plan: Plan) -> list[str]:
+    from deployer.pins import packages_lines
+
+    lines = ["Packages:", *("  " + line for line in packages_lines(plan.packages))] if plan.packages else []
+    return lines + [f"Warning: {w}" for w in plan.warnings]
+
+
 def text(plan: Plan, *, verbose: bool = False) -> str:
+    head = _package_lines(plan)
+    head += [""] if head else []
     if not plan.has_changes:
-        return f"No changes. Target {plan.target} matches the manifest.\n"
-    lines = [f"deployer will perform the following actions on target {plan.target}:", ""]
+        return "\n".join(head + [f"No changes. Target {plan.target} matches the manifest.", ""])
+    lines = head + [f"deployer will perform the following actions on target {plan.target}:", ""]
     for change in plan.changes:
         if change.is_noop:
             continue
@@ -37,6 +46,7 @@ def as_json(plan: Plan) -> str:
 
 def markdown(plan: Plan) -> str:
     out = [f"### deployer plan for `{plan.target}`", ""]
+    out += [f"> **Warning:** {_md_cell(w)}" for w in plan.warnings] + ([""] if plan.warnings else [])
     if not plan.has_changes:
         return "\n".join(out + ["No changes: the target matches the manifest.", ""])
     out += ["| | type | name | reasons |", "|---|---|---|---|"]
@@ -55,6 +65,7 @@ def _md_cell(text: str) -> str:
 
 def sql(plan: Plan) -> str:
     header = f"-- deployer plan for target {plan.target}; {summary_line(plan)}\n"
+    header += "".join(f"-- warning: {w}\n" for w in plan.warnings)
     return header + (_sql_body(plan) if plan.has_changes else "-- no changes\n")
 
 

@@ -51,6 +51,7 @@ class RenderedFunction:
     sql: str  # the full CREATE OR REPLACE FUNCTION statement
     spec_hash: str  # "sha256:<hex>" of `sql` rendered without its COMMENT
     signature: str  # "ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)"
+    packages: tuple[str, ...] = ()  # the PACKAGES clause: exact pins once resolved (deployer.pins)
 
 
 # --------------------------------------------------------------------------- literals
@@ -144,7 +145,7 @@ def render_handler(state: DesiredState, model: Model) -> str:
 # --------------------------------------------------------------------------- statements
 
 
-def _function_sql(state, model, files, body, comment) -> str:
+def _function_sql(state, model, files, body, comment, packages_clause=None) -> str:
     if "$$" in body:
         raise CodegenError(f"model {model.name}: the handler contains '$$', which would end the body")
     sql = _render(
@@ -155,7 +156,7 @@ def _function_sql(state, model, files, body, comment) -> str:
         runtime_version=model.runtime_version,
         comment=comment,
         imports=[f.stage_path for f in files],
-        packages=packages_for(model),
+        packages=packages_for(model) if packages_clause is None else packages_clause,
         handler_name=HANDLER_NAME,
         body=body,
     )
@@ -169,19 +170,23 @@ def render_function(
     *,
     git_commit: str | None = _UNSET,  # type: ignore[assignment]
     cache: DigestCache | None = None,
+    packages: tuple[str, ...] | None = None,
 ) -> RenderedFunction:
     """The CREATE OR REPLACE FUNCTION statement for `model`.
 
     `files` defaults to model_files(state, model, cache). `git_commit` defaults to the HEAD of
-    the git checkout holding the manifest (None outside one, or to leave it out).
+    the git checkout holding the manifest (None outside one, or to leave it out). `packages`
+    is the resolved PACKAGES clause (deployer.pins); packages_for(model), unpinned, by default.
     """
+    if packages is None:
+        packages = packages_for(model)
     if files is None:
         files = model_files(state, model, cache)
     if git_commit is _UNSET:
         git_commit = git_head(state.root)
     body = render_handler(state, model)
     spec = "sha256:" + hashlib.sha256(
-        _function_sql(state, model, files, body, None).encode("utf-8")
+        _function_sql(state, model, files, body, None, packages).encode("utf-8")
     ).hexdigest()
     meta = {"spec": spec, "model": model.name, "manifest": state.manifest_path.name,
             "version": __version__}
@@ -192,9 +197,10 @@ def render_function(
         model=model,
         files=tuple(files),
         handler=body,
-        sql=_function_sql(state, model, files, body, comment),
+        sql=_function_sql(state, model, files, body, comment, packages),
         spec_hash=spec,
         signature=signature(state, model),
+        packages=tuple(packages),
     )
 
 
