@@ -197,3 +197,14 @@ def local_offering(runtime: str, snapshot: Snapshot | None = None) -> Offering:
     for name, version, _, rt in local_rows(snapshot, (runtime,)):
         found.setdefault(name, []).append(version)
     return Offering(runtime, {k: sort_versions(v) for k, v in found.items()}, snapshot.describe())
+
+
+def constraints(runtime: str, pins, snapshot: Snapshot | None = None) -> tuple[str, ...]:
+    """Upper bounds for the packages a pinned set pulls in without pinning (numpy under
+    scikit-learn ...): the newest version the channel snapshot has, as Snowflake's resolver
+    cannot pick a newer one either."""
+    snapshot = snapshot or load_snapshot()
+    pinned = {PackageSpec(p.split("=")[0].split("<")[0].split(">")[0], "").key for p in pins}
+    offered = snapshot.runtimes.get(runtime, {})
+    return tuple(f"{name}<={versions[-1]}" for name, versions in sorted(offered.items())
+                 if versions and name not in pinned)

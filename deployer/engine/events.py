@@ -51,21 +51,8 @@ def rows(function: dict, records: list[dict]) -> list[tuple]:
 
 
 def packages_rows() -> list[tuple]:
-    """SNOWFLAKE.INFORMATION_SCHEMA.PACKAGES: what this Python can provide.
+    """SNOWFLAKE.INFORMATION_SCHEMA.PACKAGES: the snapshot of Snowflake's channel, plus this
+    Python's distributions for packages the snapshot does not list (deployer.channel)."""
+    from deployer.channel import local_rows
 
-    Snowflake lists one row per package, version and runtime
-    (https://docs.snowflake.com/en/sql-reference/info-schema/packages); locally every
-    supported runtime is served by the interpreter running the engine, so each installed
-    distribution appears once per supported runtime.
-    """
-    import importlib.metadata as metadata
-
-    from deployer.engine.checks import SUPPORTED_RUNTIMES
-
-    seen = {}
-    for dist in metadata.distributions():
-        name = (dist.metadata["Name"] or "").lower()
-        if name and name not in seen:
-            seen[name] = dist.version
-    return [(name, version, "python", runtime)
-            for name, version in sorted(seen.items()) for runtime in SUPPORTED_RUNTIMES]
+    return local_rows()
