@@ -79,16 +79,38 @@ def manifest_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def preflight_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--no-isolated-env", is_flag=True,
+                        help="Run handlers (preflight, local engine) in this Python, not in an "
+                             "environment with the resolved package versions.")(func)
     return click.option("--no-preflight", is_flag=True,
                         help="Skip loading the artifacts and running the handlers locally.")(func)
 
 
-def run_preflight(state: Any) -> None:
+def isolation(no_isolated_env: bool) -> None:
+    """--no-isolated-env: this process and the local engines it opens use this Python."""
+    if no_isolated_env:
+        import os
+
+        from deployer import envs
+
+        os.environ[envs.ENV_FLAG] = "0"
+        click.echo(f"note: --no-isolated-env: handlers run in this Python ({sys.executable}), whatever "
+                   "versions the functions pin", err=True)
+
+
+def resolve_packages(state: Any, session: Any = None) -> Any:
+    """Each model's exact PACKAGES, from the target's offering (one query) or the snapshot."""
+    from deployer import pins
+
+    return pins.resolve_state(state, session)
+
+
+def run_preflight(state: Any, resolution: Any = None) -> None:
     """Run each model's handler locally, as Snowflake will, before any target is touched."""
     from deployer.errors import ManifestError
     from deployer.preflight import run_preflight as check
 
-    report = check(state)
+    report = check(state, resolution=resolution)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if report.problems:
@@ -98,11 +120,15 @@ def run_preflight(state: Any) -> None:
 @cli.command()
 @manifest_options
 @preflight_option
-def validate(load: Callable[[], Any], no_preflight: bool) -> None:
+def validate(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool) -> None:
     """Load, render and validate the manifest and the files it names; no connection."""
+    isolation(no_isolated_env)
     state = load()
+    resolution = resolve_packages(state)  # no connection: against the channel snapshot
+    for warning in resolution.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if not no_preflight:
-        run_preflight(state)
+        run_preflight(state, resolution)
     n = len(state.models)
     click.echo(f"{state.manifest_path.name}: valid ({n} model{'s' if n != 1 else ''}, target {state.target.name})")
 
@@ -129,17 +155,19 @@ def _open(state: Any) -> Any:
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Also save the plan as JSON, for apply --plan.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are.")
 @click.option("-v", "--verbose", is_flag=True, help="Text format: show each change's statements.")
-def plan(load: Callable[[], Any], no_preflight: bool, fmt: str, out: str | None,
+def plan(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, fmt: str, out: str | None,
          detailed_exitcode: bool, verbose: bool) -> None:
     """Show what apply would change on the target; change nothing."""
     from deployer import planfmt
     from deployer.workflow import make_plan
 
+    isolation(no_isolated_env)
     state = load()
-    if not no_preflight:
-        run_preflight(state)
     with _open(state) as session:
-        the_plan, _ = make_plan(state, session)
+        resolution = resolve_packages(state, session)  # one query; preflight runs these pins
+        if not no_preflight:
+            run_preflight(state, resolution)
+        the_plan, _ = make_plan(state, session, resolution=resolution)
     if out:
         _write(out, planfmt.as_json(the_plan))
     click.echo(planfmt.text(the_plan, verbose=verbose) if fmt == "text" else planfmt.FORMATS[fmt](the_plan), nl=False)
@@ -185,19 +213,22 @@ def _confirm(auto_approve: bool, what: str) -> None:
 @preflight_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply only if this saved plan still matches the target.")
-def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_file: str | None) -> None:
+def apply(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, auto_approve: bool,
+          plan_file: str | None) -> None:
     """Upload what changed, create or replace functions, run the smoke tests."""
     from deployer import planfmt
     from deployer.execute import execute
     from deployer.smoke import smoke_tests
     from deployer.workflow import make_plan
 
+    isolation(no_isolated_env)
     saved = _saved_plan(plan_file) if plan_file else None
     state = load()
-    if not no_preflight:
-        run_preflight(state)
     with _open(state) as session:
-        the_plan, functions = make_plan(state, session)
+        resolution = resolve_packages(state, session)  # before anything is uploaded
+        if not no_preflight:
+            run_preflight(state, resolution)
+        the_plan, functions = make_plan(state, session, resolution=resolution)
         if saved is not None:
             if saved["state_fingerprint"] != the_plan.state_fingerprint:
                 raise DeployerError(f"{plan_file}: plan is stale: the target changed since it was made; run plan again")
@@ -303,6 +334,33 @@ def sql(load: Callable[[], Any], fmt: str, query: str) -> None:
     with _open(state) as session:
         result = session.run(query)
     click.echo(format_rows(result, fmt), nl=False)
+
+
+@cli.group()
+def packages() -> None:
+    """The package versions targets offer (Snowflake's channel)."""
+
+
+@packages.command()
+@manifest_options
+@click.option("--out", "out", type=click.Path(dir_okay=False),
+              help="Write the snapshot here instead of the one in use ($DEPLOYER_CHANNEL_SNAPSHOT or deployer's own).")
+def refresh(load: Callable[[], Any], out: str | None) -> None:
+    """Rewrite the channel snapshot from a Snowflake target's INFORMATION_SCHEMA.PACKAGES."""
+    from deployer import channel, pins
+
+    state = load()
+    if state.target.type != "snowflake":
+        raise DeployerError(f"target {state.target.name} is {state.target.type}: it answers from the snapshot "
+                            "itself; refresh reads a Snowflake target (-t TARGET)")
+    names = {n for runtime in channel.load_snapshot().runtimes.values() for n in runtime}
+    names |= pins.requested_names(state)
+    with _open(state) as session:
+        snapshot = channel.refresh(session, names, f"target {state.target.name} (connection "
+                                   f"{state.target.connection or 'default'})", out)
+    count = len({n for runtime in snapshot.runtimes.values() for n in runtime})
+    click.echo(f"{snapshot.path}: {count} packages for Python {', '.join(sorted(snapshot.runtimes))}, "
+               f"taken {snapshot.taken} from {snapshot.source}")
 
 
 def main() -> None:

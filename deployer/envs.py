@@ -29,6 +29,7 @@ from deployer.errors import DeployerError
 
 ENV_FLAG = "DEPLOYER_ISOLATED_ENV"  # "0": run handlers in this Python (--no-isolated-env)
 MARKER = "deployer-env.json"
+RECIPE = 2  # bump when the way environments are built changes: old ones are then rebuilt
 Progress = Callable[[str], None]
 
 
@@ -152,7 +153,7 @@ def _python_version(python: str) -> str:
 
 def env_hash(pins: tuple[str, ...], constraints: tuple[str, ...], python_version: str) -> str:
     data = json.dumps({"pins": sorted(pins), "constraints": sorted(constraints), "python": python_version,
-                       "platform": sys.platform}, sort_keys=True)
+                       "platform": sys.platform, "recipe": RECIPE}, sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:20]
 
 
@@ -191,7 +192,9 @@ def _build(final: Path, base: str, version: str, pins, constraints, progress: Pr
     env.pop("PYTHONPATH", None)
     try:
         _run([uv, "venv", "--quiet", "--relocatable", "--python", base, str(tmp)], env, progress)
-        command = [uv, "pip", "install", "--python", str(tmp / "bin" / "python"), *pins]
+        # Bytecode now: workers never write it (PYTHONDONTWRITEBYTECODE), and compiling
+        # TensorFlow's sources on every worker start would double its import time.
+        command = [uv, "pip", "install", "--compile-bytecode", "--python", str(tmp / "bin" / "python"), *pins]
         if constraints:
             (tmp / "constraints.txt").write_text("\n".join(constraints) + "\n")
             command += ["--constraint", str(tmp / "constraints.txt")]
@@ -219,7 +222,7 @@ def _run(command: list[str], env: dict, progress: Progress) -> None:
         if not line:
             continue
         tail = (tail + [line])[-8:]
-        if re.match(r"\s*(Resolved|Prepared|Installed|Downloading|Downloaded|Using)", line):
+        if re.match(r"\s*(Resolved|Prepared|Installed|Downloading |Bytecode)", line):
             progress("  uv: " + line.strip())
     if proc.wait() != 0:
         raise EnvError("cannot build the isolated environment (pass --no-isolated-env to run in this "

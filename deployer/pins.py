@@ -153,3 +153,14 @@ def status_lines(resolved: dict | None) -> list[str]:
         return []
     return [f"packages {', '.join(resolved['packages'])}",
             *(line.strip() for line in packages_lines({"-": resolved})[2:])]
+
+
+def requested_names(state: DesiredState) -> set[str]:
+    """Package keys every model of the manifest asks for (framework-implied included)."""
+    names = set()
+    for model in state.models:
+        try:
+            names |= {packages.parse(s).key for s in packages_for(model)}
+        except CodegenError:
+            continue
+    return names | {"keras", "numpy"}
