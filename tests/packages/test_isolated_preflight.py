@@ -66,3 +66,38 @@ def test_the_writer_version_on_the_target_passes_in_its_own_environment(
     assert f"scikit-learn=={HERE}" in resolution.pins("SCORE") and not resolution.warnings
     report = pf.run_preflight(state, resolution=resolution)
     assert report.problems == [], report.problems
+
+
+def test_environments_are_built_once_and_shared(env_cache, isolated):
+    from deployer import envs
+
+    built: list[str] = []
+    first = envs.ensure(("joblib==1.4.2",), "3.11", progress=built.append)
+    assert built and built[0].startswith("building an isolated environment")
+    again: list[str] = []
+    second = envs.ensure(("joblib==1.4.2",), "3.11", progress=again.append)
+    assert second == first and again == []  # from the cache, nothing rebuilt
+    assert first.python.startswith(str(env_cache / "envs"))
+    assert not [p for p in (env_cache / "envs").iterdir() if p.name.endswith(".tmp")]
+    import subprocess
+
+    out = subprocess.run([first.python, "-c", "import joblib, sys; print(joblib.__version__, sys.version_info[:2])"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split()[0] == "1.4.2" and "(3, 11)" in out
+
+
+def test_this_python_is_used_when_it_has_the_pins(isolated):
+    from deployer import envs
+
+    here = (f"pandas=={metadata.version('pandas')}", f"scikit-learn=={HERE}")
+    found = envs.interpreter_for(here, "3.11")
+    assert not found.isolated and found.note is None
+    off = envs.interpreter_for(("scikit-learn==1.5.2",), "3.11", isolated=False)
+    assert not off.isolated and "scikit-learn==1.5.2 (here: " in off.note
+
+
+def test_a_runtime_without_an_interpreter_gets_the_nearest_with_a_note():
+    from deployer import envs
+
+    python, note = envs.find_python("3.99")
+    assert python and note.startswith("Python 3.99 is not available on this machine; using")

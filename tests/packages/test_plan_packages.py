@@ -1,0 +1,124 @@
+"""Pins go into CREATE FUNCTION: the spec hash follows them and plan says what changed."""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import json
+import textwrap
+
+import joblib
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.linear_model import LinearRegression
+
+from deployer import channel
+from deployer.cli import cli
+
+HERE = metadata.version("scikit-learn")
+
+MANIFEST = textwrap.dedent("""\
+    version: 1
+    database: ML
+    schema: DATA_MODEL
+    stage: MLOPS_STAGE
+    targets:
+      local: {type: local}
+      prod: {type: snowflake, connection: prod}
+    models:
+      - name: predict
+        framework: sklearn
+        artifact: models/model.joblib
+        features:
+          - {name: FEATURE_1, type: float}
+          - {name: FEATURE_2, type: float}
+        output: {type: float}
+        packages: [{{ var.sklearn | default('scikit-learn') }}]
+    """)
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    x = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=float)
+    joblib.dump(LinearRegression().fit(x, x @ np.array([1.0, 2.0])), tmp_path / "models" / "model.joblib")
+    (tmp_path / "deploy.yaml").write_text(MANIFEST)
+    snapshot = tmp_path / "channel.json"  # a channel that offers this Python's scikit-learn too
+    offered = {"scikit-learn": ["1.5.1", "1.5.2", HERE], "joblib": ["1.4.2"], "pandas": ["2.2.3"]}
+    snapshot.write_text(channel.snapshot_text("2026-01-01", "test", {"3.11": offered}))
+    monkeypatch.setenv("DEPLOYER_CHANNEL_SNAPSHOT", str(snapshot))
+    return tmp_path
+
+
+def run(project, *args, expect=0):
+    result = CliRunner().invoke(cli, [*args[:1], "-f", str(project / "deploy.yaml"), *args[1:]])
+    assert result.exit_code == expect, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def function_change(plan: dict) -> dict:
+    (change,) = [c for c in plan["changes"] if c["type"] == "function"]
+    return change
+
+
+def test_pins_change_the_spec_and_the_plan_says_why(project):
+    # The artifact was written by this scikit-learn and the channel offers it: pinned exactly.
+    first = json.loads(run(project, "plan", "--no-preflight", "--format", "json").stdout)
+    assert f"'scikit-learn=={HERE}'" in function_change(first)["statements"][0]
+    assert first["packages"]["PREDICT"]["written_by"] == {"models/model.joblib": {"scikit-learn": HERE}}
+    run(project, "apply", "--no-preflight", "--auto-approve")  # the engine does not check this virtualenv
+
+    for old, new in (("1.5.1", "1.5.2"), ("1.5.2", "1.5.1")):
+        run(project, "apply", "--no-preflight", "--auto-approve", "--var", f"sklearn=scikit-learn=={old}")
+        plan = json.loads(run(project, "plan", "--no-preflight", "--format", "json",
+                              "--var", f"sklearn=scikit-learn=={new}").stdout)
+        change = function_change(plan)
+        assert change["actions"] == ["update"]
+        assert change["reasons"] == [f"packages: scikit-learn {old} -> {new}"]
+        # the manifest's pin wins over the writer's version, with a warning naming both
+        assert plan["warnings"] == [f"PREDICT: scikit-learn: models/model.joblib was written by scikit-learn "
+                                    f"{HERE}; the manifest's scikit-learn=={new} excludes it, pinned {new} "
+                                    "(the closest with the same major version)"]
+    text = run(project, "plan", "--no-preflight", "--var", "sklearn=scikit-learn==1.5.2").stdout  # as applied last
+    assert "No changes." in text and f"models/model.joblib written by scikit-learn {HERE}" in text
+    assert "Warning: PREDICT: scikit-learn:" in text
+
+
+def test_a_version_the_target_does_not_offer_fails_the_plan_naming_it(project):
+    result = run(project, "plan", "--no-preflight", "--var", "sklearn=scikit-learn==1.4.2", expect=1)
+    assert result.stderr.startswith("deploy.yaml: models[0]: packages of PREDICT: scikit-learn==1.4.2: "
+                                    "the snapshot of Snowflake's channel taken 2026-01-01 (Python 3.11) offers "
+                                    f"no matching version (it offers 1.5.1, 1.5.2, {HERE})")
+    assert "SQL compilation error" not in result.stderr
+
+
+def test_render_and_status_show_the_writers(project):
+    rendered = run(project, "render")
+    assert f"-- PREDICT (Python 3.11, resolved against the snapshot of Snowflake's channel taken 2026-01-01): " \
+           f"joblib==1.4.2, pandas==2.2.3, scikit-learn=={HERE}" in rendered.stdout
+    assert f"--     models/model.joblib written by scikit-learn {HERE}" in rendered.stdout
+    run(project, "apply", "--no-preflight", "--auto-approve")
+    status = run(project, "status").stdout
+    assert f"packages joblib==1.4.2, pandas==2.2.3, scikit-learn=={HERE}" in status
+    assert "in sync" in status
+
+
+def test_refresh_reads_a_snowflake_target_only(project):
+    result = CliRunner().invoke(cli, ["packages", "refresh", "-f", str(project / "deploy.yaml")])
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "target local is local: it answers from the snapshot itself" in result.stderr
+
+
+def test_refresh_rewrites_the_snapshot_from_information_schema(tmp_path):
+    """The same query against the local engine's view (a Snowflake account answers alike)."""
+    from deployer.engine import LocalSession
+
+    out = tmp_path / "refreshed.json"
+    with LocalSession(tmp_path / "engine") as session:
+        snapshot = channel.refresh(session, ["scikit-learn", "tensorflow"], "target t", out)
+    assert snapshot.source == "target t" and snapshot.path == out
+    shipped = channel.load_snapshot()
+    for runtime, packages in snapshot.runtimes.items():
+        assert set(packages) <= {"scikit-learn", "tensorflow"}
+        assert packages["scikit-learn"] == shipped.runtimes[runtime]["scikit-learn"]
