@@ -52,10 +52,11 @@ def test_older_scikit_learn_on_the_target_fails_preflight_naming_both_versions(
 
 
 def test_the_writer_version_on_the_target_passes_in_its_own_environment(
-        tmp_path, monkeypatch, sklearn_bundle, isolated):
-    # pandas 2.2.3 is not this Python's pandas: the handler must run in the isolated environment.
+        tmp_path, monkeypatch, sklearn_bundle, isolated, env_cache):
+    # pandas 2.2.3 is not this Python's pandas: the handler must run in the isolated environment,
+    # with numpy 1 there while the engine has numpy 2 (batches cross as bytes, not numpy pickles).
     monkeypatch.setenv("DEPLOYER_CHANNEL_SNAPSHOT", _snapshot(
-        tmp_path, {"scikit-learn": ["1.5.2", HERE], "pandas": ["2.2.3"], "joblib": ["1.4.2"]}))
+        tmp_path, {"scikit-learn": ["1.5.2", HERE], "pandas": ["2.2.3"], "joblib": ["1.4.2"], "numpy": ["1.26.4"]}))
     import joblib
 
     x = sklearn_bundle.x.iloc[:1]
@@ -66,6 +67,8 @@ def test_the_writer_version_on_the_target_passes_in_its_own_environment(
     assert f"scikit-learn=={HERE}" in resolution.pins("SCORE") and not resolution.warnings
     report = pf.run_preflight(state, resolution=resolution)
     assert report.problems == [], report.problems
+    built = [json.loads(p.read_text())["pins"] for p in (env_cache / "envs").glob("*/deployer-env.json")]
+    assert list(resolution.pins("SCORE")) in built  # it ran there, not in this Python
 
 
 def test_environments_are_built_once_and_shared(env_cache, isolated):
