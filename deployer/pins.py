@@ -63,6 +63,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
     requested: dict[str, tuple[str, ...]] = {}
     writers: dict[str, dict[str, tuple[str, str]]] = {}
     read: dict[str, tuple[provenance.Provenance, ...]] = {}
+    conflicts: dict[str, list[str]] = {}
     for model in models:
         where = f"models[{_index(state, model)}]"
         try:
@@ -71,10 +72,10 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
             problems.append(Problem(state.manifest_path.name, None, None, where, str(exc)))
             continue
         read[model.name] = tuple(provenance.read(p) for p in artifact_paths(model) if Path(p).exists())
-        merged, conflicts = provenance.merged(list(read[model.name]))
-        for c in conflicts:
-            problems.append(Problem(state.manifest_path.name, None, None, where,
-                                    f"packages: artifacts written by different versions: {c}"))
+        # One version per package can be installed: the first artifact's (the model's) is pinned,
+        # and preflight shows what the others make of it.
+        merged, found = provenance.merged(list(read[model.name]))
+        conflicts[model.name] = [f"artifacts written by different versions: {c}; pinning for the first" for c in found]
         writers[model.name] = {k: (v, _rel(state.root, f)) for k, (v, f) in merged.items()}
     if problems:
         raise ManifestError(problems)
@@ -94,7 +95,8 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
         where = f"{offering.source} (Python {model.runtime_version})"
         result = resolve(requested[model.name], writers[model.name], offering.versions, where)
         out[model.name] = ModelPackages(model.name, result.pins, read[model.name], model.runtime_version,
-                                        offering.source, result.warnings, result.errors)
+                                        offering.source, tuple(conflicts[model.name]) + result.warnings,
+                                        result.errors)
         for error in result.errors:
             problems.append(Problem(state.manifest_path.name, None, None,
                                     f"models[{_index(state, model)}]", f"packages of {model.name}: {error}"))

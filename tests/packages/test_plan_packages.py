@@ -122,3 +122,18 @@ def test_refresh_rewrites_the_snapshot_from_information_schema(tmp_path):
     for runtime, packages in snapshot.runtimes.items():
         assert set(packages) <= {"scikit-learn", "tensorflow"}
         assert packages["scikit-learn"] == shipped.runtimes[runtime]["scikit-learn"]
+
+
+def test_artifacts_written_by_two_versions_warn_and_pin_the_models(project):
+    import pickle
+
+    (project / "models" / "old.ct").write_bytes(pickle.dumps({"_sklearn_version": "1.5.1", "mean_": [0.0]}))
+    manifest = (project / "deploy.yaml").read_text().replace(
+        "    artifact: models/model.joblib\n",
+        "    artifact: models/model.joblib\n    preprocess: [{artifact: models/old.ct}]\n")
+    assert "preprocess" in manifest
+    (project / "deploy.yaml").write_text(manifest)
+    plan = json.loads(run(project, "plan", "--no-preflight", "--format", "json").stdout)
+    assert f"'scikit-learn=={HERE}'" in function_change(plan)["statements"][0]
+    assert plan["warnings"] == [f"PREDICT: artifacts written by different versions: scikit-learn: model.joblib "
+                                f"was written by {HERE}, old.ct by 1.5.1; pinning for the first"]
