@@ -48,11 +48,3 @@ def rows(function: dict, records: list[dict]) -> list[tuple]:
                         "code.function": r["function"]}),
             r["message"], severity, function["name"], r["message"]))
     return out
-
-
-def packages_rows() -> list[tuple]:
-    """SNOWFLAKE.INFORMATION_SCHEMA.PACKAGES: the snapshot of Snowflake's channel, plus this
-    Python's distributions for packages the snapshot does not list (deployer.channel)."""
-    from deployer.channel import local_rows
-
-    return local_rows()

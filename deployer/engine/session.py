@@ -23,7 +23,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from deployer import identifiers
+from deployer import channel, envs, identifiers
 from deployer.engine import catalog as cat
 from deployer.engine import checks, events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
@@ -113,7 +113,6 @@ class LocalSession:
 
     def _create_packages_view(self) -> None:
         import pandas as pd
-        from deployer import channel
         if self._packages_rows is None:
             self._packages_rows = channel.local_rows()
         found: dict[str, dict[str, list[str]]] = {}
@@ -453,7 +452,6 @@ class LocalSession:
             imports.append(canonical)
             files[path.name] = path
         checks.check_handler(s.handler, s.body, files)
-        from deployer import channel
         installed = checks.check_packages(s.packages, self._offered.get(runtime, {}),
                                           f"local engine: {channel.load_snapshot().describe()}")
         if s.log_level is not None and s.log_level.upper() not in (
@@ -565,7 +563,6 @@ class LocalSession:
     def _python_for(self, fn: cat.Function) -> str:
         """The interpreter for a function's workers: this one when it has the installed
         packages, else an isolated environment with exactly them (deployer.envs)."""
-        from deployer import channel, envs
         key = (fn.installed_packages, fn.runtime_version)
         with self._guard:
             if key in self._interpreters:
@@ -578,7 +575,7 @@ class LocalSession:
         except envs.EnvError as exc:
             raise SQLError(f"function {self._label(fn)}: {exc}") from None
         with self._guard:
-            if found.note:
+            if found.note and found.isolated:  # e.g. the nearest Python; "isolation off" is the caller's to say
                 self.interpreter_notes.append(f"{self._label(fn)}: {found.note}")
             self._interpreters[key] = found.python
         return found.python
