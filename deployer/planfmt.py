@@ -54,6 +54,11 @@ def markdown(plan: Plan) -> str:
         if not change.is_noop:
             reasons = "<br>".join(_md_cell(r) for r in change.reasons)
             out.append(f"| `{SYMBOLS[change.actions]}` | {change.type} | `{_md_cell(change.name)}` | {reasons} |")
+    if plan.packages:
+        from deployer.pins import packages_lines
+
+        out += ["", "<details><summary>Packages</summary>", "", "```", *packages_lines(plan.packages), "```",
+                "", "</details>"]
     out += ["", f"**{summary_line(plan)}**", "", "<details><summary>Statements</summary>", "", "```sql",
             _sql_body(plan).rstrip("\n"), "```", "", "</details>", ""]
     return "\n".join(out)

@@ -137,3 +137,41 @@ def test_artifacts_written_by_two_versions_warn_and_pin_the_models(project):
     assert f"'scikit-learn=={HERE}'" in function_change(plan)["statements"][0]
     assert plan["warnings"] == [f"PREDICT: artifacts written by different versions: scikit-learn: model.joblib "
                                 f"was written by {HERE}, old.ct by 1.5.1; pinning for the first"]
+
+
+class FakeAccount:
+    """A Snowflake account as the session interface sees it: INFORMATION_SCHEMA.PACKAGES only."""
+
+    def __init__(self, rows):
+        self.rows, self.queries = rows, []
+
+    def run(self, sql):
+        import re
+
+        from deployer.session import Result
+
+        self.queries.append(sql)
+        runtime = re.search(r"RUNTIME_VERSION = '([^']+)'", sql).group(1)
+        names = set(re.findall(r"'([^']+)'", sql.split(" IN (", 1)[1]))
+        return Result(("PACKAGE_NAME", "VERSION"),
+                      tuple((n, v) for n, v, rt in self.rows if rt == runtime and n in names))
+
+
+def test_a_snowflake_target_is_asked_once_for_every_package(project):
+    from dataclasses import replace
+
+    from deployer import pins
+    from deployer.manifest.load import load_manifest
+    from deployer.workflow import render_all
+
+    state = load_manifest(project / "deploy.yaml", target="prod")
+    two = replace(state, models=(state.models[0], replace(state.models[0], name="OTHER", packages=("xgboost",))))
+    account = FakeAccount([("scikit-learn", "1.5.2", "3.11"), ("scikit-learn", HERE, "3.11"),
+                           ("pandas", "2.2.3", "3.11"), ("joblib", "1.4.2", "3.11"), ("xgboost", "2.1.1", "3.11"),
+                           ("scikit-learn", "9.9.9", "3.12")])
+    resolution = pins.resolve_state(two, account)
+    render_all(two, session=account)  # cached on the session: no second query
+    assert len(account.queries) == 1
+    assert "PACKAGE_NAME IN ('joblib', 'pandas', 'scikit-learn', 'xgboost')" in account.queries[0]
+    assert resolution.pins("OTHER") == ("joblib==1.4.2", "pandas==2.2.3", f"scikit-learn=={HERE}", "xgboost==2.1.1")
+    assert resolution.models["PREDICT"].source == "target prod (its INFORMATION_SCHEMA.PACKAGES)"
