@@ -2,6 +2,8 @@
 
 - Keras `.h5`: the root attributes `keras_version` and `backend` (h5py only, no TensorFlow).
 - Keras `.keras`: the zip's `metadata.json` (`keras_version`).
+- TensorFlow SavedModel folders: `saved_model.pb`'s MetaInfoDef.tensorflow_version (read from
+  the protobuf bytes), and `keras_metadata.pb`'s keras_version when Keras 2 wrote it.
 - Pickles and joblib files: the `_sklearn_version` every scikit-learn estimator stores in its
   state, found by scanning the pickle stream (nothing is unpickled, so no code runs). joblib
   files may hold raw numpy buffers between opcodes, so the scan is on bytes, not opcodes.
@@ -56,6 +58,7 @@ def read(path: Path) -> Provenance:
     python = None
     try:
         if path.is_dir():
+            versions.update(_saved_model(path))
             python = _mlflow(path, versions)
         else:
             suffix = path.suffix.lower()
@@ -96,6 +99,27 @@ def _keras_zip(path: Path) -> dict[str, str]:
         meta = json.loads(zf.read("metadata.json"))
     version = meta.get("keras_version")
     return {"keras": str(version)} if version else {}
+
+
+# MetaInfoDef field 5 (tensorflow_version, tag 0x2a) then field 6 (tensorflow_git_version,
+# tag 0x32, "v2.17.0-..."): the pair is distinctive enough to find without a protobuf parser.
+_TF_VERSION = re.compile(rb"\x2a([\x01-\x20])([0-9]+\.[0-9]+\.[0-9][0-9A-Za-z.+-]*)\x32[\x01-\x7f]v")
+
+
+def _saved_model(folder: Path) -> dict[str, str]:
+    out = {}
+    pb = folder / "saved_model.pb"
+    if pb.is_file():
+        for m in _TF_VERSION.finditer(pb.read_bytes()):
+            if m.group(1)[0] == len(m.group(2)):
+                out["tensorflow"] = m.group(2).decode()
+                break
+    meta = folder / "keras_metadata.pb"
+    if meta.is_file():
+        m = re.search(rb'"keras_version":\s*"([0-9][0-9A-Za-z.+-]*)"', meta.read_bytes())
+        if m:
+            out["keras"] = m.group(1).decode()
+    return out
 
 
 def _decompress(data: bytes) -> bytes:

@@ -30,3 +30,12 @@ def test_keras_model_saved_by_a_newer_keras_fails_preflight(tmp_path, monkeypatc
     message = str(report.problems[0])
     assert f"model.h5 was written by keras {KERAS}, the function gets keras {pinned}" in message
     assert "cannot load model.h5" in message
+
+
+@pytest.mark.slow
+def test_real_artifacts_record_their_writers(keras_bundle):
+    from deployer import provenance
+
+    assert provenance.read(keras_bundle.h5).versions == {"keras": KERAS}
+    assert provenance.read(keras_bundle.keras_file).versions == {"keras": KERAS}
+    assert provenance.read(keras_bundle.saved_model).versions == {"tensorflow": metadata.version("tensorflow")}

@@ -103,3 +103,14 @@ def test_different_writers_in_one_model_are_reported(tmp_path):
     merged, conflicts = provenance.merged([a, b])
     assert merged["scikit-learn"][0] == "1.5.1"
     assert conflicts == ["scikit-learn: a.ct was written by 1.5.1, b.ct by 1.9.1"]
+
+
+def test_saved_model_folder_records_tensorflow(tmp_path):
+    # The MetaInfoDef bytes as TensorFlow 2.21 writes them: tags "serve", tensorflow_version,
+    # tensorflow_git_version (tests/packages/test_keras_versions.py reads a real export).
+    folder = tmp_path / "saved_model"
+    folder.mkdir()
+    (folder / "saved_model.pb").write_bytes(
+        b"\x08\x01\x12\x81\x88\x01\n\x10\x12\x0e\"\x05serve*\x062.17.02\x1av2.17.0-rc1-5-ga481b10260d8\x01")
+    (folder / "keras_metadata.pb").write_bytes(b'\n\x95\x01{"class_name": "Sequential", "keras_version": "2.15.0"}')
+    assert provenance.read(folder).versions == {"tensorflow": "2.17.0", "keras": "2.15.0"}
