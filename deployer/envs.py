@@ -169,12 +169,19 @@ def ensure(pins: tuple[str, ...], runtime: str, *, constraints: tuple[str, ...] 
     if (final / MARKER).exists():
         return Interpreter(str(python), True, note)
     root.mkdir(parents=True, exist_ok=True)
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
-    with FileLock(str(root / f"{digest}.lock")):
-        if (final / MARKER).exists():  # another process built it while we waited
-            return Interpreter(str(python), True, note)
-        _build(final, base, version, pins, constraints, progress or stderr)
+    lock = FileLock(str(root / f"{digest}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        (progress or stderr)(f"waiting for another process building the environment {final}")
+        lock.acquire()
+    try:
+        if not (final / MARKER).exists():  # else another process built it while we waited
+            _build(final, base, version, pins, constraints, progress or stderr)
+    finally:
+        lock.release()
     return Interpreter(str(python), True, note)
 
 

@@ -76,6 +76,9 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
         # and preflight shows what the others make of it.
         merged, found = provenance.merged(list(read[model.name]))
         conflicts[model.name] = [f"artifacts written by different versions: {c}; pinning for the first" for c in found]
+        conflicts[model.name] += [
+            f"{_rel(state.root, p.path)} was written with Python {p.python}; the function runs Python {model.runtime_version}"
+            for p in read[model.name] if p.python and ".".join(p.python.split(".")[:2]) != model.runtime_version]
         writers[model.name] = {k: (v, _rel(state.root, f)) for k, (v, f) in merged.items()}
     if problems:
         raise ManifestError(problems)

@@ -104,3 +104,21 @@ def test_a_runtime_without_an_interpreter_gets_the_nearest_with_a_note():
 
     python, note = envs.find_python("3.99")
     assert python and note.startswith("Python 3.99 is not available on this machine; using")
+
+
+def test_two_builders_of_one_environment_build_it_once(env_cache, isolated):
+    import threading
+
+    from deployer import envs
+
+    lines: list[str] = []
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(envs.ensure(("joblib==1.3.2",), "3.11",
+                                                                          progress=lines.append)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(found) == 2 and found[0] == found[1]
+    assert len([line for line in lines if line.startswith("building an isolated environment")]) == 1

@@ -175,3 +175,20 @@ def test_a_snowflake_target_is_asked_once_for_every_package(project):
     assert "PACKAGE_NAME IN ('joblib', 'pandas', 'scikit-learn', 'xgboost')" in account.queries[0]
     assert resolution.pins("OTHER") == ("joblib==1.4.2", "pandas==2.2.3", f"scikit-learn=={HERE}", "xgboost==2.1.1")
     assert resolution.models["PREDICT"].source == "target prod (its INFORMATION_SCHEMA.PACKAGES)"
+
+
+def test_mlflow_python_version_other_than_the_runtime_warns(tmp_path, monkeypatch):
+    from deployer import pins
+    from deployer.desired import Feature, Model
+    from tests.codegen.conftest import make_state
+
+    folder = tmp_path / "mlflow_model"
+    folder.mkdir()
+    x = np.array([[0, 0], [1, 0]], dtype=float)
+    joblib.dump(LinearRegression().fit(x, x[:, 0]), folder / "model.pkl")
+    (folder / "python_env.yaml").write_text("python: 3.10.12\nbuild_dependencies: [pip]\n")
+    model = Model(name="M", framework="sklearn", artifact=folder / "model.pkl",
+                  features=(Feature("A", "float"), Feature("B", "float")), output_type="float")
+    resolution = pins.resolve_state(make_state(tmp_path, model))
+    assert ("M: mlflow_model/model.pkl was written with Python 3.10.12; the function runs Python 3.11"
+            in resolution.warnings)
