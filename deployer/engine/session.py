@@ -62,7 +62,8 @@ class LocalSession:
         self.warnings_as_errors = tuple(warnings_as_errors)
         self.progress = progress  # where isolated-environment builds report; stderr by default
         self.interpreter_notes: list[str] = []
-        self._interpreters: dict[tuple, str] = {}
+        self._interpreters: dict[tuple, str | SQLError] = {}
+        self._build_locks: dict[tuple, threading.Lock] = {}
         self.path.mkdir(parents=True, exist_ok=True)
         self.udf_timeout = udf_timeout
         # Workers per function: one per core by default (at most 2); a second one starts
@@ -560,20 +561,31 @@ class LocalSession:
             _DUCK_TYPES[ret], type="arrow",
             null_handling="default" if fn.strict else "special", side_effects=False)
 
+    def _lock_for(self, key: tuple) -> threading.Lock:
+        with self._guard:
+            return self._build_locks.setdefault(key, threading.Lock())
+
     def _python_for(self, fn: cat.Function) -> str:
         """The interpreter for a function's workers: this one when it has the installed
         packages, else an isolated environment with exactly them (deployer.envs)."""
         key = (fn.installed_packages, fn.runtime_version)
-        with self._guard:
-            if key in self._interpreters:
-                return self._interpreters[key]
-        progress = self.progress or envs.stderr
-        try:
-            found = envs.interpreter_for(
-                fn.installed_packages, fn.runtime_version, isolated=self.isolated_env,
-                constraints=channel.constraints(fn.runtime_version, fn.installed_packages), progress=progress)
-        except envs.EnvError as exc:
-            raise SQLError(f"function {self._label(fn)}: {exc}") from None
+        with self._lock_for(key):  # one build per pin set, and a failed one is not retried per worker
+            with self._guard:
+                known = self._interpreters.get(key)
+            if isinstance(known, SQLError):
+                raise known
+            if known is not None:
+                return known
+            try:
+                found = envs.interpreter_for(
+                    fn.installed_packages, fn.runtime_version, isolated=self.isolated_env,
+                    constraints=channel.constraints(fn.runtime_version, fn.installed_packages),
+                    progress=self.progress or envs.stderr)
+            except envs.EnvError as exc:
+                error = SQLError(f"function {self._label(fn)}: {exc}")
+                with self._guard:
+                    self._interpreters[key] = error
+                raise error from None
         with self._guard:
             if found.note and found.isolated:  # e.g. the nearest Python; "isolation off" is the caller's to say
                 self.interpreter_notes.append(f"{self._label(fn)}: {found.note}")
