@@ -125,6 +125,11 @@ def validate(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool)
     isolation(no_isolated_env)
     state = load()
     resolution = resolve_packages(state)  # no connection: against the channel snapshot
+    if state.target.type != "local":
+        from deployer import channel
+
+        click.echo(f"note: packages resolved against {channel.load_snapshot().describe()}; plan asks "
+                   f"target {state.target.name}", err=True)
     for warning in resolution.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not no_preflight:
