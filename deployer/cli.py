@@ -79,16 +79,38 @@ def manifest_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def preflight_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--no-isolated-env", is_flag=True,
+                        help="Run handlers (preflight, local engine) in this Python, not in an "
+                             "environment with the resolved package versions.")(func)
     return click.option("--no-preflight", is_flag=True,
                         help="Skip loading the artifacts and running the handlers locally.")(func)
 
 
-def run_preflight(state: Any) -> None:
+def isolation(no_isolated_env: bool) -> None:
+    """--no-isolated-env: this process and the local engines it opens use this Python."""
+    if no_isolated_env:
+        import os
+
+        from deployer import envs
+
+        os.environ[envs.ENV_FLAG] = "0"
+        click.echo(f"note: --no-isolated-env: handlers run in this Python ({sys.executable}), whatever "
+                   "versions the functions pin", err=True)
+
+
+def resolve_packages(state: Any, session: Any = None) -> Any:
+    """Each model's exact PACKAGES, from the target's offering (one query) or the snapshot."""
+    from deployer import pins
+
+    return pins.resolve_state(state, session)
+
+
+def run_preflight(state: Any, resolution: Any = None) -> None:
     """Run each model's handler locally, as Snowflake will, before any target is touched."""
     from deployer.errors import ManifestError
     from deployer.preflight import run_preflight as check
 
-    report = check(state)
+    report = check(state, resolution=resolution)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if report.problems:
@@ -98,11 +120,20 @@ def run_preflight(state: Any) -> None:
 @cli.command()
 @manifest_options
 @preflight_option
-def validate(load: Callable[[], Any], no_preflight: bool) -> None:
+def validate(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool) -> None:
     """Load, render and validate the manifest and the files it names; no connection."""
+    isolation(no_isolated_env)
     state = load()
+    resolution = resolve_packages(state)  # no connection: against the channel snapshot
+    if state.target.type != "local":
+        from deployer import channel
+
+        click.echo(f"note: packages resolved against {channel.load_snapshot().describe()}; plan asks "
+                   f"target {state.target.name}", err=True)
+    for warning in resolution.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if not no_preflight:
-        run_preflight(state)
+        run_preflight(state, resolution)
     n = len(state.models)
     click.echo(f"{state.manifest_path.name}: valid ({n} model{'s' if n != 1 else ''}, target {state.target.name})")
 
@@ -142,17 +173,20 @@ def candidate_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--refresh", is_flag=True, help="Also DESCRIBE each managed function, to catch hand edits that kept its comment.")
 @candidate_option
 @log_sql_option
-def plan(load: Callable[[], Any], no_preflight: bool, fmt: str, out: str | None, detailed_exitcode: bool,
-         verbose: bool, refresh: bool, no_candidate: bool, log_sql: str | None) -> None:
+def plan(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, fmt: str, out: str | None,
+         detailed_exitcode: bool, verbose: bool, refresh: bool, no_candidate: bool, log_sql: str | None) -> None:
     """Show what apply would change on the target; change nothing."""
     from deployer import planfmt
     from deployer.workflow import make_plan
 
+    isolation(no_isolated_env)
     state = load()
-    if not no_preflight:
-        run_preflight(state)
     with _open(state, "plan", log_sql) as session:
-        the_plan, _, _ = make_plan(state, session, refresh=refresh, candidates=not no_candidate)
+        resolution = resolve_packages(state, session)  # one query; preflight runs these pins
+        if not no_preflight:
+            run_preflight(state, resolution)
+        the_plan, _, _ = make_plan(state, session, refresh=refresh, candidates=not no_candidate,
+                                   resolution=resolution)
     if out:
         _write(out, planfmt.as_json(the_plan))
     click.echo(planfmt.text(the_plan, verbose=verbose) if fmt == "text" else planfmt.FORMATS[fmt](the_plan), nl=False)
@@ -197,22 +231,24 @@ def _carry_out(session: Any, state: Any, the_plan: Any, verb: str) -> int:
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply only if this saved plan still matches the target.")
 @candidate_option
 @log_sql_option
-def apply(load: Callable[[], Any], no_preflight: bool, auto_approve: bool, plan_file: str | None,
-          no_candidate: bool, log_sql: str | None) -> None:
+def apply(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, auto_approve: bool,
+          plan_file: str | None, no_candidate: bool, log_sql: str | None) -> None:
     """Upload what changed; test each new function as a candidate, then replace the live one."""
     from deployer import lock, planfmt, readiness
     from deployer.plan import check_saved, read_saved
     from deployer.targets import set_query_tag
     from deployer.workflow import make_plan
 
+    isolation(no_isolated_env)
     saved = read_saved(plan_file) if plan_file else None
     state = load()
-    if not no_preflight:
-        run_preflight(state)
     with _open(state, "apply", log_sql) as session:
         readiness.check_schema(session, state)
+        resolution = resolve_packages(state, session)  # before anything is uploaded
+        if not no_preflight:
+            run_preflight(state, resolution)
         with lock.held(session, state, "apply"):
-            the_plan, _, _ = make_plan(state, session, candidates=not no_candidate)
+            the_plan, _, _ = make_plan(state, session, candidates=not no_candidate, resolution=resolution)
             set_query_tag(session, state, "apply", the_plan.state_fingerprint)
             if saved is not None:
                 check_saved(plan_file, saved, the_plan)
@@ -328,9 +364,18 @@ def render(load: Callable[[], Any], model_name: str | None) -> None:
         if not models:
             names = ", ".join(m.name for m in state.models)
             raise DeployerError(f"--model: no model named {model_name} (models: {names})")
-    stage_sql, functions = render_all(state, models)  # only the chosen model's files are hashed
+    from deployer import pins
+
+    resolution = pins.resolve_state(state, None, models)  # no connection: the channel snapshot
+    click.echo(f"note: packages resolved against {pins.channel.load_snapshot().describe()}"
+               + ("" if state.target.type == "local" else f"; plan asks target {state.target.name}"), err=True)
+    for warning in resolution.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    stage_sql, functions = render_all(state, models, resolution=resolution)  # only the chosen model's files are hashed
     click.echo(f"{stage_sql};\n")
     for function in functions:
+        click.echo("".join(f"-- {line}\n" for line in pins.describe(state, pins.Resolution(
+            {function.model.name: resolution.models[function.model.name]}))), nl=False)
         for staged in function.files:
             click.echo(PutFile(staged.local_path, staged.stage_dir).statement() + ";")
         click.echo(f"\n{function.sql};\n")
@@ -391,6 +436,33 @@ def serve(load: Callable[[], Any], host: str, port: int) -> None:
         raise DeployerError(f"target {state.target.name} is of type {state.target.type}; "
                             "serve needs a local target (pass -t with one)")
     run_server(state.target.path, state.database, state.schema, host, port, click.echo)
+
+
+@cli.group()
+def packages() -> None:
+    """The package versions targets offer (Snowflake's channel)."""
+
+
+@packages.command()
+@manifest_options
+@click.option("--out", "out", type=click.Path(dir_okay=False),
+              help="Write the snapshot here instead of the one in use ($DEPLOYER_CHANNEL_SNAPSHOT or deployer's own).")
+def refresh(load: Callable[[], Any], out: str | None) -> None:
+    """Rewrite the channel snapshot from a Snowflake target's INFORMATION_SCHEMA.PACKAGES."""
+    from deployer import channel, pins
+
+    state = load()
+    if state.target.type != "snowflake":
+        raise DeployerError(f"target {state.target.name} is {state.target.type}: it answers from the snapshot "
+                            "itself; refresh reads a Snowflake target (-t TARGET)")
+    names = {n for runtime in channel.load_snapshot().runtimes.values() for n in runtime}
+    names |= pins.requested_names(state)
+    with _open(state, "packages", log_sql=None) as session:
+        snapshot = channel.refresh(session, names, f"target {state.target.name} (connection "
+                                   f"{state.target.connection or 'default'})", out)
+    count = len({n for runtime in snapshot.runtimes.values() for n in runtime})
+    click.echo(f"{snapshot.path}: {count} packages for Python {', '.join(sorted(snapshot.runtimes))}, "
+               f"taken {snapshot.taken} from {snapshot.source}")
 
 
 def main() -> None:

@@ -113,6 +113,7 @@ class Plan:
     changes: tuple[Change, ...]
     state_fingerprint: str
     warnings: tuple[str, ...] = ()
+    packages: dict = field(default_factory=dict)  # model -> resolved pins and writer versions (deployer.pins)
 
     @property
     def tests_on_target(self) -> bool:
@@ -134,7 +135,8 @@ class Plan:
     def to_json(self) -> dict:
         return {"format_version": FORMAT_VERSION, "target": self.target,
                 "changes": [c.to_json() for c in self.changes], "summary": self.summary(),
-                "warnings": list(self.warnings), "state_fingerprint": self.state_fingerprint}
+                "warnings": list(self.warnings), "packages": self.packages,
+                "state_fingerprint": self.state_fingerprint}
 
 
 def read_saved(path: str) -> dict:

@@ -16,14 +16,19 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete."
 
 
-def _warnings(plan: Plan) -> list[str]:
-    return [f"warning: {w}" for w in plan.warnings]
+def _package_lines(plan: Plan) -> list[str]:
+    from deployer.pins import packages_lines
+
+    lines = ["Packages:", *("  " + line for line in packages_lines(plan.packages))] if plan.packages else []
+    return lines + [f"Warning: {w}" for w in plan.warnings]
 
 
 def text(plan: Plan, *, verbose: bool = False) -> str:
+    head = _package_lines(plan)
+    head += [""] if head else []
     if not plan.has_changes:
-        return "\n".join([*_warnings(plan), f"No changes. Target {plan.target} matches the manifest.", ""])
-    lines = [f"deployer will perform the following actions on target {plan.target}:", ""]
+        return "\n".join(head + [f"No changes. Target {plan.target} matches the manifest.", ""])
+    lines = head + [f"deployer will perform the following actions on target {plan.target}:", ""]
     for change in plan.changes:
         if change.is_noop:
             continue
@@ -33,7 +38,7 @@ def text(plan: Plan, *, verbose: bool = False) -> str:
             lines.append("        steps: " + " -> ".join(op.op for op in change.operations))
         if verbose:
             lines.extend("        | " + line for s in change.statements for line in s.splitlines())
-    lines += ["", summary_line(plan), *_warnings(plan), ""]
+    lines += ["", summary_line(plan), ""]
     return "\n".join(lines)
 
 
@@ -43,6 +48,7 @@ def as_json(plan: Plan) -> str:
 
 def markdown(plan: Plan) -> str:
     out = [f"### deployer plan for `{plan.target}`", ""]
+    out += [f"> **Warning:** {_md_cell(w)}" for w in plan.warnings] + ([""] if plan.warnings else [])
     if not plan.has_changes:
         return "\n".join(out + ["No changes: the target matches the manifest.", ""])
     out += ["| | type | name | reasons |", "|---|---|---|---|"]
@@ -50,7 +56,12 @@ def markdown(plan: Plan) -> str:
         if not change.is_noop:
             reasons = "<br>".join(_md_cell(r) for r in change.reasons)
             out.append(f"| `{SYMBOLS[change.actions]}` | {change.type} | `{_md_cell(change.name)}` | {reasons} |")
-    out += ["", f"**{summary_line(plan)}**", *(f"> {w}" for w in _warnings(plan)), "", "<details><summary>Statements</summary>", "", "```sql",
+    if plan.packages:
+        from deployer.pins import packages_lines
+
+        out += ["", "<details><summary>Packages</summary>", "", "```", *packages_lines(plan.packages), "```",
+                "", "</details>"]
+    out += ["", f"**{summary_line(plan)}**", "", "<details><summary>Statements</summary>", "", "```sql",
             _sql_body(plan).rstrip("\n"), "```", "", "</details>", ""]
     return "\n".join(out)
 
@@ -61,6 +72,7 @@ def _md_cell(text: str) -> str:
 
 def sql(plan: Plan) -> str:
     header = f"-- deployer plan for target {plan.target}; {summary_line(plan)}\n"
+    header += "".join(f"-- warning: {w}\n" for w in plan.warnings)
     return header + (_sql_body(plan) if plan.has_changes else "-- no changes\n")
 
 

@@ -17,6 +17,7 @@ from deployer.desired import CANDIDATE_SUFFIX, DEFAULT_KEEP_RELEASES, SIGNATURE_
 from deployer.identifiers import qualified
 from deployer.live import LiveFunction, LiveState
 from deployer.plan import Change, Plan, PlanError, PutFile, RunSQL, TestFunction, WriteRelease
+from deployer.resolve import changes as package_changes
 
 Key = tuple[str, tuple[str, ...]]  # (name, argument types): how Snowflake identifies a function
 
@@ -362,11 +363,8 @@ def _changed_parts(state: DesiredState, function: RenderedFunction, live: LiveFu
     reasons += [f"import {name} removed" for name in sorted(set(files) - {s.file_name for s in function.files})]
     if meta.get("handler") != short_hash(function.handler):
         reasons.append("handler code changed")
-    desired_packages = list(function.packages)
-    if meta.get("packages") is not None and list(meta["packages"]) != desired_packages:
-        added = sorted(set(desired_packages) - set(meta["packages"]))
-        removed = sorted(set(meta["packages"]) - set(desired_packages))
-        reasons.append("packages " + " ".join([*(f"+{p}" for p in added), *(f"-{p}" for p in removed)]))
+    if meta.get("packages") is not None:
+        reasons += package_changes(meta["packages"], function.packages)
     if meta.get("runtime") and meta["runtime"] != model.runtime_version:
         reasons.append(f"runtime {meta['runtime']} -> {model.runtime_version}")
     desired_returns = SIGNATURE_TYPES[model.output_type]

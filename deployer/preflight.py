@@ -2,8 +2,14 @@
 
 A throwaway local engine gets the stage, the staged files and the CREATE FUNCTION statement;
 then the function is called on the manifest's smoke-test inputs and on a synthetic batch. Each
-failure becomes a Problem naming the model, what was expected and what was found. Models whose
-framework is not installed here are skipped with a note, not failed.
+failure becomes a Problem naming the model, what was expected and what was found.
+
+PACKAGES are the resolved pins (deployer.pins). When this Python does not have exactly those
+versions, the handler runs in an isolated environment that does (deployer.envs), so an
+artifact the target's versions cannot load fails here, naming the version that wrote it and
+the version the function gets. A scikit-learn estimator unpickled by another scikit-learn
+version (InconsistentVersionWarning) is a failure too: it may load and still answer wrongly.
+With isolation off, models whose framework is not installed here are skipped with a note.
 """
 
 from __future__ import annotations
@@ -13,15 +19,17 @@ import importlib.util
 import re
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
 
+from . import channel, envs, pins
 from .artifacts import DigestCache, model_files
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
 from .desired import DesiredState, Model
-from .errors import DeployerError, Problem, SQLError
+from .errors import DeployerError, ManifestError, Problem, SQLError
 from .identifiers import qualified
 from . import smoke
 
@@ -29,6 +37,9 @@ SYNTHETIC_ROWS = 300
 
 # Modules a framework's handler needs in this Python for preflight to run it.
 FRAMEWORK_MODULES = {"keras": ("tensorflow", "keras", "joblib"), "sklearn": ("sklearn", "joblib")}
+
+# scikit-learn's InconsistentVersionWarning, matched by message so the worker need not import it.
+INCONSISTENT_PICKLE = r"Trying to unpickle estimator .* from version .* when using version"
 
 
 @dataclass
@@ -38,44 +49,73 @@ class PreflightReport:
 
 
 def preflight(state: DesiredState, *, cache: DigestCache | None = None,
-              notes: list[str] | None = None) -> list[Problem]:
+              notes: list[str] | None = None, resolution: pins.Resolution | None = None,
+              isolated: bool | None = None) -> list[Problem]:
     """Problems found by running each model's function locally; empty when all is good.
 
     Pass a list as `notes` to receive what was skipped and why.
     """
-    report = run_preflight(state, cache=cache)
+    report = run_preflight(state, cache=cache, resolution=resolution, isolated=isolated)
     if notes is not None:
         notes.extend(report.notes)
     return report.problems
 
 
 def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
-                  synthetic_rows: int = SYNTHETIC_ROWS) -> PreflightReport:
+                  synthetic_rows: int = SYNTHETIC_ROWS, resolution: pins.Resolution | None = None,
+                  isolated: bool | None = None, progress=None) -> PreflightReport:
+    """`resolution`: the pins plan will render (resolved against the channel snapshot when
+    None); `isolated`: run handlers in an environment with exactly those pins when this Python
+    differs (default: on unless $DEPLOYER_ISOLATED_ENV=0)."""
     report = PreflightReport()
+    isolated = envs.enabled() if isolated is None else isolated
+    if resolution is None:
+        try:
+            resolution = pins.resolve_state(state)
+        except ManifestError as exc:
+            report.problems.extend(exc.problems)
+            return report
     runnable = []
+    extra_rows = []
     for index, model in enumerate(state.models):
+        model_pins = resolution.pins(model.name) or ()
+        different = envs.mismatches(model_pins)
         missing = [m for m in FRAMEWORK_MODULES[model.framework] if importlib.util.find_spec(m) is None]
-        if missing:
+        if missing and not (isolated and different):
             report.notes.append(
                 f"{model.name}: preflight skipped, {', '.join(missing)} not installed here"
             )
             continue
-        problem = _Reporter(state, index, model, report)
+        if different and not isolated:
+            report.notes.append(f"{model.name}: isolated environment off (--no-isolated-env): preflight ran "
+                                f"in this Python, which does not match {', '.join(different)}")
+        problem = _Reporter(state, index, model, report, _version_context(resolution, model))
         try:
-            rendered = render_function(state, model, model_files(state, model, cache), git_commit=None)
+            rendered = render_function(state, model, model_files(state, model, cache), git_commit=None,
+                                       packages=resolution.pins(model.name))
         except DeployerError as exc:
             problem(str(exc))
             continue
-        for message in check_pickled_modules(model, rendered):
-            problem(message)
+        if not missing:  # reading the pickles needs their framework here
+            for message in check_pickled_modules(model, rendered):
+                problem(message)
         runnable.append((problem, rendered))
+        # The pins were resolved against the target: the throwaway engine offers them too.
+        for pin in model_pins:
+            name, _, version = pin.partition("==")
+            extra_rows.append((name, version, "python", model.runtime_version))
     if not runnable:
         return report
 
     from .engine import LocalSession  # only preflight needs the engine
 
     with tempfile.TemporaryDirectory(prefix="deployer-preflight-") as tmp:
-        session = LocalSession(Path(tmp) / "engine", state.database, state.schema)
+        session = LocalSession(Path(tmp) / "engine", state.database, state.schema,
+                               packages_rows=channel.local_rows() + extra_rows, isolated_env=isolated,
+                               # Only where the handler runs with the pinned versions does a version
+                               # warning speak about the target; with isolation off it speaks about here.
+                               warnings_as_errors=(INCONSISTENT_PICKLE,) if isolated else (),
+                               progress=progress)
         try:
             for q in (f"CREATE DATABASE IF NOT EXISTS {qualified(state.database)}",
                       f"CREATE SCHEMA IF NOT EXISTS {qualified(state.database, state.schema)}",
@@ -83,19 +123,38 @@ def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
                 session.run(q)
             for problem, rendered in runnable:
                 _check_model(session, state, rendered, problem, synthetic_rows)
+            report.notes.extend(session.interpreter_notes)
         finally:
             session.close()
     return report
 
 
+def _version_context(resolution: pins.Resolution, model: Model) -> str:
+    """'models/model.h5 was written by keras 3.15.1, the function gets keras 3.6.0' for each
+    artifact whose writer version differs from the pin: what a load failure usually means."""
+    found = resolution.models.get(model.name)
+    if found is None:
+        return ""
+    pinned = {channel.key(p.partition("==")[0]): p.partition("==")[2] for p in found.pins}
+    parts = []
+    for p in found.artifacts:
+        for package, version in sorted(p.versions.items()):
+            got = pinned.get(channel.key(package))
+            if got and got != version:
+                parts.append(f"{p.path.name} was written by {package} {version}, the function gets {package} {got}")
+    return "; ".join(dict.fromkeys(parts))
+
+
 class _Reporter:
     """Appends problems for one model, located at its entry in the manifest."""
 
-    def __init__(self, state, index, model, report):
-        self.file, self.path, self.name, self.report = (
-            state.manifest_path.name, f"models[{index}]", model.name, report)
+    def __init__(self, state, index, model, report, context: str = ""):
+        self.file, self.path, self.name, self.report, self.context = (
+            state.manifest_path.name, f"models[{index}]", model.name, report, context)
 
     def __call__(self, message: str) -> None:
+        if self.context:
+            message += f" ({self.context})"
         self.report.problems.append(
             Problem(self.file, None, None, self.path, f"preflight {self.name}: {message}"))
 
@@ -199,7 +258,8 @@ def pickled_modules(path: Path) -> set[str]:
         seen.add(module.split(".")[0])
         return original(self, module, name)
 
-    with mock.patch.object(numpy_pickle.NumpyUnpickler, "find_class", find_class):
+    with mock.patch.object(numpy_pickle.NumpyUnpickler, "find_class", find_class), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # only the module names matter here; versions are checked in the run
         joblib.load(path)
     return seen
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer import live, stagepath
+from deployer import live, pins, stagepath
 from deployer.desired import DesiredState
 from deployer.identifiers import qualified
 from deployer.planner import UNTESTED, differences, is_candidate, owned, stage_relative
@@ -13,14 +13,16 @@ from deployer.workflow import render_all
 
 
 def collect(state: DesiredState, session: Session) -> list[dict[str, Any]]:
-    _, functions = render_all(state)
+    resolution = pins.resolve_state(state, session)  # the pins plan would render
+    _, functions = render_all(state, resolution=resolution)
     current = live.read(session, state, refresh=True)
     stage = stagepath.StageLocation(state.database, state.schema, state.stage, "")
     by_sig = {(f.name, f.arg_types): f for f in current.functions}
     entries = []
     for function in functions:
         found = by_sig.pop((function.model.name, function.model.arg_types), None)
-        entry = {"function": function.signature, "model": function.model.name, "declared": True}
+        entry = {"function": function.signature, "model": function.model.name, "declared": True,
+                 "resolved": resolution.models[function.model.name].to_json(state.root)}
         if found is None:
             entries.append({**entry, "deployed": False, "drift": ["not deployed"]})
             continue
@@ -65,6 +67,7 @@ def as_text(state: DesiredState, entries: list[dict[str, Any]]) -> str:
     for e in entries:
         mark = "in sync" if e["deployed"] and not e["drift"] else "DRIFTED" if e["deployed"] else "not deployed"
         lines.append(f"  {e['function']}: {mark}")
+        lines.extend("      " + line for line in pins.status_lines(e.get("resolved")))
         if e["deployed"]:
             source = f"{e['manifest']}" + (f" at commit {e['commit'][:12]}" if e.get("commit") else "")
             lines.append(f"      deployed {e['deployed_at']} from {source} (deployer {e['tool_version']})")

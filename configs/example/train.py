@@ -3,6 +3,10 @@
 The seed workflow's shape: a ColumnTransformer (.ct) scales the features, the
 Keras model (.h5) predicts a scaled price, a target scaler (.ct) turns it back.
 Run from anywhere: python configs/example/train.py
+
+Save with the versions Snowflake will load them with (`deployer render` shows the pins): the
+committed files were written by keras 3.6.0 and scikit-learn 1.5.2, e.g. with the Python of the
+isolated environment preflight builds (~/.cache/deployer/envs/<hash>/bin/python).
 """
 
 from pathlib import Path

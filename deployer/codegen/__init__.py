@@ -51,7 +51,7 @@ class RenderedFunction:
     sql: str  # the full CREATE OR REPLACE FUNCTION statement
     spec_hash: str  # "sha256:<hex>" of `sql` rendered without its COMMENT
     signature: str  # "ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)"
-    packages: tuple[str, ...] = ()  # the PACKAGES clause, as written
+    packages: tuple[str, ...] = ()  # the PACKAGES clause: exact pins once resolved (deployer.pins)
     commit: str | None = None  # the git commit the manifest was rendered at
 
 
@@ -171,18 +171,20 @@ def render_function(
     *,
     git_commit: str | None = _UNSET,  # type: ignore[assignment]
     cache: DigestCache | None = None,
+    packages: tuple[str, ...] | None = None,
 ) -> RenderedFunction:
     """The CREATE OR REPLACE FUNCTION statement for `model`.
 
     `files` defaults to model_files(state, model, cache). `git_commit` defaults to the HEAD of
-    the git checkout holding the manifest (None outside one, or to leave it out).
+    the git checkout holding the manifest (None outside one, or to leave it out). `packages`
+    is the resolved PACKAGES clause (deployer.pins); packages_for(model), unpinned, by default.
     """
     if files is None:
         files = model_files(state, model, cache)
     if git_commit is _UNSET:
         git_commit = git_head(state.root)
     body = render_handler(state, model)
-    pkgs = packages_for(model)
+    pkgs = packages_for(model) if packages is None else tuple(packages)
     spec = "sha256:" + hashlib.sha256(
         _function_sql(state, model, files, body, None, pkgs).encode("utf-8")
     ).hexdigest()

@@ -3,17 +3,16 @@
 Snowflake refuses a function whose runtime is unsupported, whose packages it
 cannot provide, whose imports are missing or whose handler is not defined
 (https://docs.snowflake.com/en/developer-guide/udf/python/udf-python-creating).
-Locally "can provide" means: installed in this Python, importable, and at a
-version inside the requested spec.
+Locally "can provide" means: listed by the engine's INFORMATION_SCHEMA.PACKAGES
+(the snapshot of Snowflake's channel, deployer.channel) at a version inside the
+spec; whether this Python has it is not Snowflake's question (the handler runs in
+an isolated environment when it does not, deployer.envs).
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.metadata as metadata
-import importlib.util
 import zipfile
-from functools import lru_cache
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -33,39 +32,27 @@ def check_runtime(version: str | None) -> str:
     return version
 
 
-@lru_cache(maxsize=1)
-def _modules_of() -> dict[str, list[str]]:
-    """Distribution name (normalised) -> top-level import names."""
-    out: dict[str, list[str]] = {}
-    for module, dists in metadata.packages_distributions().items():
-        for d in dists:
-            out.setdefault(_norm(d), []).append(module)
-    return out
-
-
-def _norm(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
-def check_packages(specs: tuple[str, ...]) -> tuple[str, ...]:
-    """The installed `name==version` for each spec, or SQLError naming the first failure."""
+def check_packages(specs: tuple[str, ...], offered: dict[str, tuple[str, ...]],
+                   channel: str) -> tuple[str, ...]:
+    """The `name==version` Snowflake would install for each spec: the newest offered version
+    inside it. `offered` is this engine's INFORMATION_SCHEMA.PACKAGES for the runtime (the
+    snapshot of Snowflake's channel), never this Python's installed packages."""
     installed = []
     for spec in specs:
         try:
             # Snowflake's grammar first (it refuses e.g. '~=' and markers that pip would take).
-            req = Requirement(str(packages.parse(spec)))
+            parsed = packages.parse(spec)
+            req = Requirement(str(parsed))
         except (packages.PackageSpecError, InvalidRequirement):
             raise _package_error(spec, "is not a valid package specification") from None
-        try:
-            version = metadata.version(req.name)
-        except metadata.PackageNotFoundError:
-            raise _package_error(spec, "is not installed in the local Python") from None
-        if req.specifier and not req.specifier.contains(version, prereleases=True):
-            raise _package_error(spec, f"is installed at version {version}, outside the requested spec")
-        modules = [m for m in _modules_of().get(_norm(req.name), []) if not m.startswith("_")]
-        if modules and not any(importlib.util.find_spec(m) is not None for m in modules):
-            raise _package_error(spec, "cannot be imported in the local Python")
-        installed.append(f"{req.name}=={version}")
+        versions = offered.get(parsed.key, ())
+        if not versions:
+            raise _package_error(spec, f"is not in the channel ({channel})")
+        fitting = [v for v in versions if not req.specifier or req.specifier.contains(v, prereleases=True)]
+        if not fitting:
+            raise _package_error(spec, f"has no version in the channel inside the requested spec "
+                                       f"({channel} offers {', '.join(versions)})")
+        installed.append(f"{req.name}=={fitting[-1]}")  # versions are sorted, oldest first
     return tuple(installed)
 
 

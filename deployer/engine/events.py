@@ -48,24 +48,3 @@ def rows(function: dict, records: list[dict]) -> list[tuple]:
                         "code.function": r["function"]}),
             r["message"], severity, function["name"], r["message"]))
     return out
-
-
-def packages_rows() -> list[tuple]:
-    """SNOWFLAKE.INFORMATION_SCHEMA.PACKAGES: what this Python can provide.
-
-    Snowflake lists one row per package, version and runtime
-    (https://docs.snowflake.com/en/sql-reference/info-schema/packages); locally every
-    supported runtime is served by the interpreter running the engine, so each installed
-    distribution appears once per supported runtime.
-    """
-    import importlib.metadata as metadata
-
-    from deployer.engine.checks import SUPPORTED_RUNTIMES
-
-    seen = {}
-    for dist in metadata.distributions():
-        name = (dist.metadata["Name"] or "").lower()
-        if name and name not in seen:
-            seen[name] = dist.version
-    return [(name, version, "python", runtime)
-            for name, version in sorted(seen.items()) for runtime in SUPPORTED_RUNTIMES]

@@ -23,7 +23,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from deployer import identifiers
+from deployer import channel, envs, identifiers
 from deployer.engine import catalog as cat
 from deployer.engine import checks, events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
@@ -51,8 +51,21 @@ class LocalSession:
     def __init__(self, path: Path, database: str | None = None, schema: str | None = None, *,
                  udf_timeout: float = 180.0, lock_timeout: float = 10.0,
                  udf_workers: int | None = None,
-                 log_level: str = "INFO", command: str = "session"):
+                 log_level: str = "INFO",
+                 packages_rows: list[tuple] | None = None,
+                 isolated_env: bool | None = None,
+                 warnings_as_errors: tuple[str, ...] = (),
+                 progress=None, command: str = "session"):
         self.path = Path(path)
+        # INFORMATION_SCHEMA.PACKAGES rows (name, version, language, runtime): the channel
+        # snapshot by default (deployer.channel.local_rows).
+        self._packages_rows = packages_rows
+        self.isolated_env = isolated_env  # None: deployer.envs.enabled()
+        self.warnings_as_errors = tuple(warnings_as_errors)
+        self.progress = progress  # where isolated-environment builds report; stderr by default
+        self.interpreter_notes: list[str] = []
+        self._interpreters: dict[tuple, str | SQLError] = {}
+        self._build_locks: dict[tuple, threading.Lock] = {}
         self.path.mkdir(parents=True, exist_ok=True)
         self.udf_timeout = udf_timeout
         # Workers per function: one per core by default (at most 2); a second one starts
@@ -106,7 +119,14 @@ class LocalSession:
 
     def _create_packages_view(self) -> None:
         import pandas as pd
-        frame = pd.DataFrame(events.packages_rows(),
+        if self._packages_rows is None:
+            self._packages_rows = channel.local_rows()
+        found: dict[str, dict[str, list[str]]] = {}
+        for name, version, _, runtime in self._packages_rows:
+            found.setdefault(runtime, {}).setdefault(channel.key(name), []).append(version)
+        self._offered = {rt: {n: channel.sort_versions(v) for n, v in pkgs.items()}
+                         for rt, pkgs in found.items()}
+        frame = pd.DataFrame(self._packages_rows,
                              columns=["PACKAGE_NAME", "VERSION", "LANGUAGE", "RUNTIME_VERSION"])
         self.con.register("local_packages", frame)
         db, schema = events.DATABASE, events.INFO_SCHEMA_STORED
@@ -508,7 +528,8 @@ class LocalSession:
             imports.append(canonical)
             files[path.name] = path
         checks.check_handler(s.handler, s.body, files)
-        installed = checks.check_packages(s.packages)
+        installed = checks.check_packages(s.packages, self._offered.get(runtime, {}),
+                                          f"local engine: {channel.load_snapshot().describe()}")
         if s.log_level is not None and s.log_level.upper() not in (
                 "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"):
             raise SQLError(f"SQL compilation error: invalid LOG_LEVEL '{s.log_level}'")
@@ -592,8 +613,9 @@ class LocalSession:
             loc = st.parse_location(text[1:])
             files.append(stages.stage_root(self.path, *loc.stage) / loc.path)
         spec = Spec(self._label(fn), fn.handler, fn.body, tuple(files),
-                    fn.log_level or self.log_level)
-        pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers)
+                    fn.log_level or self.log_level, warnings_as_errors=self.warnings_as_errors)
+        pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers,
+                    python=lambda fn=fn: self._python_for(fn))
         self._pools[fn.key] = pool
         info = {"database": fn.database, "schema": fn.schema, "name": fn.name,
                 "label": f"{fn.name}({', '.join(f'{n} {sqltypes.short(t)}' for n, t in zip(fn.arg_names, fn.arg_types))}):{sqltypes.short(fn.returns)}"}
@@ -613,6 +635,37 @@ class LocalSession:
             fn.duck_name, adapter, [_DUCK_TYPES[sqltypes.duckdb_type(t)] for t in fn.arg_types],
             _DUCK_TYPES[ret], type="arrow",
             null_handling="default" if fn.strict else "special", side_effects=False)
+
+    def _lock_for(self, key: tuple) -> threading.Lock:
+        with self._guard:
+            return self._build_locks.setdefault(key, threading.Lock())
+
+    def _python_for(self, fn: cat.Function) -> str:
+        """The interpreter for a function's workers: this one when it has the installed
+        packages, else an isolated environment with exactly them (deployer.envs)."""
+        key = (fn.installed_packages, fn.runtime_version)
+        with self._lock_for(key):  # one build per pin set, and a failed one is not retried per worker
+            with self._guard:
+                known = self._interpreters.get(key)
+            if isinstance(known, SQLError):
+                raise known
+            if known is not None:
+                return known
+            try:
+                found = envs.interpreter_for(
+                    fn.installed_packages, fn.runtime_version, isolated=self.isolated_env,
+                    constraints=channel.constraints(fn.runtime_version, fn.installed_packages),
+                    progress=self.progress or envs.stderr)
+            except envs.EnvError as exc:
+                error = SQLError(f"function {self._label(fn)}: {exc}")
+                with self._guard:
+                    self._interpreters[key] = error
+                raise error from None
+        with self._guard:
+            if found.note and found.isolated:  # e.g. the nearest Python; "isolation off" is the caller's to say
+                self.interpreter_notes.append(f"{self._label(fn)}: {found.note}")
+            self._interpreters[key] = found.python
+        return found.python
 
     def _unregister(self, fn: cat.Function) -> None:
         pool = self._pools.pop(fn.key, None)

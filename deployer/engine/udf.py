@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer.engine.worker import _HEADER, send
+from deployer.engine.worker import _HEADER, pack, send, unpack
 from deployer.errors import SQLError
 
 
@@ -36,6 +36,7 @@ class Spec:
     imports: tuple[Path, ...]  # staged files
     log_level: str | None
     vector_input: bool = False  # filled from the worker's handshake
+    warnings_as_errors: tuple[str, ...] = ()  # message patterns the handler may not warn (preflight)
 
 
 # Run worker.py by path (it needs only the standard library) so the handler's
@@ -49,7 +50,8 @@ class WorkerError(SQLError):
 
 
 class Worker:
-    def __init__(self, spec: Spec, root: Path, timeout: float, threads: int = 1):
+    def __init__(self, spec: Spec, root: Path, timeout: float, threads: int = 1,
+                 python: str | None = None):
         self.spec = spec
         self.timeout = timeout
         self.dir = Path(tempfile.mkdtemp(prefix="w", dir=root))
@@ -73,15 +75,20 @@ class Worker:
                    TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1",
                    TF_NUM_INTRAOP_THREADS=share, TF_NUM_INTEROP_THREADS=share,
                    OMP_NUM_THREADS=share, OPENBLAS_NUM_THREADS=share, MKL_NUM_THREADS=share)
+        python = python or sys.executable
+        if python != sys.executable:  # an isolated environment: nothing of this one leaks in
+            for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+                env.pop(name, None)
         self.log = open(self.dir / "stderr.log", "wb")
         self._buf = b""
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(Path(__file__).with_name("worker.py"))],
+            [python, "-c", _BOOT, str(Path(__file__).with_name("worker.py"))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env, start_new_session=True)
         send(self.proc.stdin, {"import_dir": str(imports) + "/", "tmp_dir": str(tmp),
                                "code_dir": str(code), "handler": spec.handler,
-                               "body": spec.body, "log_level": spec.log_level})
+                               "body": spec.body, "log_level": spec.log_level,
+                               "warnings_as_errors": list(spec.warnings_as_errors)})
         hello = self._receive()
         if not hello["ok"]:
             self.kill()
@@ -122,14 +129,14 @@ class Worker:
 
     def call(self, args: list, n: int) -> tuple[object, list]:
         try:
-            send(self.proc.stdin, {"args": args, "n": n})
+            send(self.proc.stdin, {"args": [pack(a) for a in args], "n": n})
         except (BrokenPipeError, OSError):
             while True:  # the worker is gone: report how it ended
                 self._fill(time.monotonic() + 5)
         reply = self._receive()
         if not reply["ok"]:
             raise _interpreter_error(reply["error"], self.spec, reply.get("logs", []))
-        return reply["result"], reply.get("logs", [])
+        return unpack(reply["result"]), reply.get("logs", [])
 
     @property
     def alive(self) -> bool:
@@ -169,8 +176,9 @@ def _interpreter_error(tb: str, spec: Spec, logs: list | None = None) -> WorkerE
 class Pool:
     """Up to `size` warm workers for one function, shared by DuckDB's threads."""
 
-    def __init__(self, spec: Spec, root: Path, timeout: float, size: int):
+    def __init__(self, spec: Spec, root: Path, timeout: float, size: int, python=None):
         self.spec, self.root, self.timeout, self.size = spec, root, timeout, max(1, size)
+        self.python = python  # a callable giving the interpreter, asked once, on the first start
         self.idle: list[Worker] = []
         self.count = 0  # workers alive or starting
         self.error: SQLError | None = None
@@ -201,8 +209,9 @@ class Pool:
 
     def _spawn(self) -> None:
         try:
+            python = self.python() if self.python is not None else None
             w = Worker(self.spec, self.root, self.timeout,
-                       threads=(os.cpu_count() or 1) // self.size)
+                       threads=(os.cpu_count() or 1) // self.size, python=python)
         except BaseException as exc:
             with self.cond:
                 self.count -= 1

@@ -33,6 +33,33 @@ def recv(fh):
     return pickle.loads(fh.read(size))
 
 
+# Arrays cross the pipe as (dtype, shape, bytes) or plain lists, never as numpy pickles: the
+# worker may run in an isolated environment with another numpy than the engine's (numpy 2
+# pickles do not load on numpy 1).
+def pack(value):
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":
+            return ("nd", value.dtype.str, value.shape, np.ascontiguousarray(value).tobytes())
+        value = value.tolist()
+    if isinstance(value, list):
+        return ("list", [v.item() if hasattr(v, "item") and type(v).__module__ == "numpy" else v
+                         for v in value])
+    return value
+
+
+def unpack(value):
+    if isinstance(value, tuple) and len(value) == 4 and value[0] == "nd":
+        import numpy as np
+        return np.frombuffer(value[3], dtype=np.dtype(value[1])).reshape(value[2]).copy()
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "list":
+        import numpy as np
+        out = np.empty(len(value[1]), dtype=object)
+        out[:] = value[1]
+        return out
+    return value
+
+
 def snowflake_module() -> types.ModuleType:
     """The `_snowflake` module handlers import for the vectorized decorator."""
     mod = types.ModuleType("_snowflake")
@@ -105,6 +132,9 @@ def _load(setup: dict):
     for name in sorted(os.listdir(import_dir)):
         if name.endswith(".zip"):
             sys.path.append(os.path.join(import_dir, name))
+    import warnings
+    for pattern in setup.get("warnings_as_errors") or ():  # preflight: e.g. an estimator from another scikit-learn
+        warnings.filterwarnings("error", message=pattern)
     capture = _Capture()
     root = logging.getLogger()
     root.addHandler(capture.handler)
@@ -187,8 +217,8 @@ def main() -> None:
         if msg is None:
             return
         try:
-            result = _call(func, vectorized, msg["args"], msg["n"])
-            send(channel, {"ok": True, "result": result, "logs": capture.take()})
+            result = _call(func, vectorized, [unpack(a) for a in msg["args"]], msg["n"])
+            send(channel, {"ok": True, "result": pack(result), "logs": capture.take()})
         except BaseException:
             send(channel, {"ok": False, "error": traceback.format_exc(), "logs": capture.take()})
 

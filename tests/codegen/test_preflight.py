@@ -9,6 +9,7 @@ import joblib
 import numpy as np
 import pytest
 
+from deployer import channel
 from deployer import preflight as pf
 from deployer.desired import Feature, SmokeTest, Step
 
@@ -71,10 +72,11 @@ def test_preprocessor_rejecting_feature_names(tmp_path, sklearn_bundle, classifi
             "but the function's features are ['ROOMS', 'AREA']") in msg
 
 
-def test_package_not_available_is_reported_from_create_function(tmp_path, sklearn_bundle):
+def test_package_not_offered_is_reported_by_resolution(tmp_path, sklearn_bundle):
     model = sklearn_bundle.model(packages=("surely-not-a-package-xyz",))
     (msg,) = messages(make_state(tmp_path, model))
-    assert "CREATE FUNCTION failed" in msg and "surely-not-a-package-xyz" in msg and "not installed" in msg
+    assert msg == ("deploy.yaml: models[0]: packages of SCORE: surely-not-a-package-xyz: the snapshot of "
+                   f"Snowflake's channel taken {channel.load_snapshot().taken} (Python 3.11) does not offer it")
 
 
 def test_module_needed_by_a_pickle_but_missing_from_packages(tmp_path, sklearn_bundle, monkeypatch):

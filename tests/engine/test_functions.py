@@ -87,8 +87,8 @@ def test_dropping_a_function_keeps_its_staged_imports(shared, tmp_path):
     (dict(runtime="3.8"), "supported versions are 3.10, 3.11, 3.12, 3.13"),
     (dict(handler="missing"), "handler 'missing' is not defined"),
     (dict(body="def f(a, b)\n    return 1\n"), "SyntaxError"),
-    (dict(extra="PACKAGES = ('surely-not-a-real-package-xyz')"), "is not installed"),
-    (dict(extra="PACKAGES = ('pandas==0.1.*')"), "outside the requested spec"),
+    (dict(extra="PACKAGES = ('surely-not-a-real-package-xyz')"), "is not in the channel (local engine: the snapshot"),
+    (dict(extra="PACKAGES = ('pandas==0.1.*')"), "has no version in the channel inside the requested spec"),
     (dict(extra="PACKAGES = ('pandas>=1,<2,,')"), "not a valid package specification"),
     (dict(extra="PACKAGES = ('pandas~=2.0')"), "not a valid package specification"),  # pip takes it; Snowflake does not
     (dict(extra="IMPORTS = ('@ML.DATA_MODEL.NO_SUCH_STAGE/x.py')"), "Stage 'ML.DATA_MODEL.NO_SUCH_STAGE' does not exist"),

@@ -103,10 +103,28 @@ def test_no_current_database(tmp_path):
         assert s.run("SELECT COUNT(*) AS N FROM D.PUBLIC.T").rows == ((0,),)
 
 
-def test_information_schema_packages_lists_local_packages(s):
+def test_information_schema_packages_answers_from_the_channel_snapshot(s):
     # https://docs.snowflake.com/en/sql-reference/info-schema/packages
+    from deployer import channel
+
     r = s.run("SELECT package_name, version FROM snowflake.information_schema.packages "
               "WHERE language = 'python' AND package_name = 'pandas' AND runtime_version = '3.11'")
     assert r.columns == ("PACKAGE_NAME", "VERSION")
-    import pandas
-    assert r.rows == (("pandas", pandas.__version__),)
+    assert sorted(v for _, v in r.rows) == sorted(channel.load_snapshot().offering("3.11").of("pandas"))
+
+
+def test_information_schema_packages_answers_the_resolver_query(s):
+    """deployer.channel's one query for every package at once; packages the snapshot does not
+    list come from this Python (click is installed, never in the snapshot)."""
+    import importlib.metadata
+
+    from deployer import channel
+
+    sql = channel.query(["scikit-learn", "tensorflow", "click", "no-such-package-xyz"], "3.12")
+    offering = channel.read(s, ["scikit-learn", "tensorflow", "click", "no-such-package-xyz"], "3.12", "t")
+    snapshot = channel.load_snapshot().offering("3.12")
+    assert "PACKAGE_NAME IN ('click', 'no-such-package-xyz', 'scikit-learn', 'tensorflow')" in sql
+    assert offering.of("scikit-learn") == snapshot.of("scikit-learn") != ()
+    assert offering.of("tensorflow") == snapshot.of("tensorflow") != ()
+    assert offering.of("click") == (importlib.metadata.version("click"),)
+    assert offering.of("no-such-package-xyz") == ()
