@@ -52,9 +52,10 @@ def test_plan_reads_do_not_grow_with_models(tmp_path):
         refreshed = tmp_path / f"refresh{n}.jsonl"
         run("plan", "-f", str(manifest), "--no-preflight", "--refresh", "--log-sql", str(refreshed))
         assert sum(s.startswith("DESCRIBE FUNCTION") for s in statements(refreshed)) == n
-    assert len(counts[1]) == len(counts[12]) == 4, counts
-    # SHOW STAGES, LIST, SHOW USER FUNCTIONS, and one GET of all the release records.
-    assert [s.split()[0] for s in counts[12]] == ["SHOW", "LIST", "SHOW", "GET"]
+    assert len(counts[1]) == len(counts[12]) == 5, counts
+    # One query of the packages the target offers (all models, one runtime), then SHOW STAGES,
+    # LIST, SHOW USER FUNCTIONS, and one GET of all the release records.
+    assert [s.split()[0] for s in counts[12]] == ["SELECT", "SHOW", "LIST", "SHOW", "GET"]
 
 
 def test_the_log_names_puts_relative_to_the_manifest_and_records_errors(tmp_path):
