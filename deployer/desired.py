@@ -104,6 +104,7 @@ class DesiredState:
     schema: str
     stage: str
     stage_comment: str | None = None
+    project: str = ""  # what owns the functions and files this manifest deploys
     models: tuple[Model, ...] = field(default_factory=tuple)
     vars: tuple[tuple[str, Any], ...] = ()
 

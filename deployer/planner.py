@@ -25,8 +25,29 @@ UNTESTED = "smoke tests have not passed on the target since it was created"
 
 
 def owned(function: LiveFunction, state: DesiredState) -> bool:
-    """A function this manifest manages: deployer's metadata naming this manifest file."""
-    return function.meta is not None and function.meta.get("manifest") == state.manifest_path.name
+    """A function this manifest's project manages, by the project in deployer's metadata.
+
+    Functions deployed before projects existed name only their manifest file: those stay owned
+    by a manifest of that name until its next apply writes the project in.
+    """
+    meta = function.meta
+    if meta is None:
+        return False
+    if "project" in meta:
+        return meta["project"] == state.project
+    return meta.get("manifest") == state.manifest_path.name
+
+
+def _check_conflicts(state: DesiredState, functions: tuple[RenderedFunction, ...], live: LiveState) -> None:
+    """Two projects declaring the same function is an error naming both, never a silent takeover."""
+    declared = {(f.model.name, f.model.arg_types) for f in functions}
+    for current in live.functions:
+        meta = current.meta or {}
+        if (current.name, current.arg_types) in declared and "project" in meta and not owned(current, state):
+            signature = f"{qualified(state.database, state.schema, current.name)}({', '.join(current.arg_types)})"
+            raise PlanError(f"{signature} belongs to project '{meta['project']}' (manifest {meta.get('manifest')}); "
+                            f"this manifest's project '{state.project}' declares it too: rename the model in one of "
+                            "them, or remove it from the other project first")
 
 
 def is_candidate(function: LiveFunction) -> bool:
@@ -36,6 +57,7 @@ def is_candidate(function: LiveFunction) -> bool:
 def plan(state: DesiredState, stage_sql: str, functions: Iterable[RenderedFunction],
          live: LiveState, *, destroy: bool = False, candidates: bool = True) -> Plan:
     functions = () if destroy else tuple(functions)
+    _check_conflicts(state, functions, live)
     stage = _stage_location(state)
     warnings: list[str] = []
     wanted = _wanted_files(functions, stage)

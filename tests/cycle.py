@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 MANIFEST = textwrap.dedent("""\
     version: 1
+    project: tests/cycle
     database: {database}
     schema: {schema}
     stage: MLOPS_STAGE

@@ -59,7 +59,7 @@ def test_templating_env_var_and_target(project, monkeypatch):
 
 
 def test_targets_override_database_schema_stage(project):
-    text = BASE.replace("version: 1", "version: 1\ntargets:\n  local: {type: local, path: state}\n"
+    text = BASE.replace("version: 1", "version: 1\nproject: team/models\ntargets:\n  local: {type: local, path: state}\n"
                         "  prod: {type: snowflake, connection: prod, database: ML_PROD, stage: S2}\n"
                         "default_target: local")
     path = write(project, text)

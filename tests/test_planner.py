@@ -30,7 +30,7 @@ def make(tmp_path: Path, *, comment: str | None = None, names=("PREDICT",)) -> t
                             output_type="float"))
     state = DesiredState(manifest_path=tmp_path / "deploy.yaml", target=Target("local", "local"),
                          database="ML", schema="DATA_MODEL", stage="MLOPS_STAGE", stage_comment=comment,
-                         models=tuple(models))
+                         project="tests/planner", models=tuple(models))
     functions = tuple(codegen.render_function(state, m, git_commit=None) for m in state.models)
     return state, functions
 
@@ -240,7 +240,7 @@ def test_leftover_candidates_are_dropped_and_foreign_functions_never_touched(tmp
     leftover = replace(mine, name="PREDICT__CANDIDATE")
     hand_made = LiveFunction(name="HANDMADE", arg_types=("FLOAT",), returns="FLOAT", comment="by hand", meta=None,
                              created_on="x")
-    other_project = replace(mine, name="OTHER", meta={**mine.meta, "manifest": "other.yaml", "model": "OTHER"})
+    other_project = replace(mine, name="OTHER", meta={**mine.meta, "project": "team/other", "model": "OTHER"})
     live = replace(base, functions=(mine, leftover, hand_made, other_project),
                    files={**base.files, "OTHER/abc/x.joblib": 3, "HANDMADE.py": 3})
     changes = [c for c in plan(state, STAGE_SQL, functions, live).changes if not c.is_noop]

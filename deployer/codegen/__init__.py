@@ -189,7 +189,7 @@ def render_function(
         _function_sql(state, model, files, body, None, pkgs).encode("utf-8")
     ).hexdigest()
     # Enough to say why a function changed from SHOW alone (plans DESCRIBE nothing by default).
-    meta = {"spec": spec, "model": model.name, "manifest": state.manifest_path.name,
+    meta = {"spec": spec, "project": state.project, "model": model.name, "manifest": state.manifest_path.name,
             "version": __version__, "files": {f.file_name: f.digest[:12] for f in files},
             "handler": short_hash(body), "packages": list(pkgs),
             "runtime": model.runtime_version}

@@ -51,6 +51,11 @@ def check_target(data: dict[str, Any], name: str, from_cli: bool) -> Found:
         where = () if from_cli else ("default_target",)
         source = "--target" if from_cli else "default_target"
         yield where, f"{source} '{name}' is not a target of this manifest (targets: {', '.join(known)})"
+    elif isinstance(targets, dict) and isinstance(targets.get(name), dict) and \
+            targets[name].get("type") == "snowflake" and not data.get("project"):
+        # On a shared account the project is what keeps two repositories from pruning each other.
+        yield (), (f"target '{name}' is a snowflake target: the manifest needs a `project:` naming it on "
+                   "the account, e.g. project: team/house-prices")
 
 
 def _identifier(value: Any, path: tuple) -> Found:

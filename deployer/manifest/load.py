@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -139,9 +140,17 @@ def normalize(data: dict[str, Any], path: Path, target_name: str, variables: Map
         schema=identifiers.normalize(spec.get("schema", data["schema"])),
         stage=identifiers.normalize(spec.get("stage", stage_name)),
         stage_comment=stage_comment,
+        project=data.get("project") or default_project(path),
         models=models,
         vars=tuple(sorted((str(k), v) for k, v in variables.items())),
     )
+
+
+def default_project(path: Path) -> str:
+    """A local target's project when the manifest names none: stable for this manifest where it
+    lies (its engine folder lies beside it), unique across manifests, never the bare file name."""
+    digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:12]
+    return f"local/{path.stem}-{digest}"
 
 
 def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:

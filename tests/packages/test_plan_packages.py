@@ -19,6 +19,7 @@ HERE = metadata.version("scikit-learn")
 
 MANIFEST = textwrap.dedent("""\
     version: 1
+    project: tests/packages
     database: ML
     schema: DATA_MODEL
     stage: MLOPS_STAGE

@@ -51,6 +51,7 @@ def test_snowpark_file_put_and_get(session, tmp_path):
 
 MANIFEST = textwrap.dedent("""\
     version: 1
+    project: tests/served
     database: ML
     schema: DATA_MODEL
     stage: MLOPS_STAGE
