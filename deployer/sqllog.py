@@ -8,7 +8,6 @@ id where the target has one, and the error when it failed.
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,7 +79,9 @@ def _query_id(exc: BaseException) -> str | None:
 
 
 def _relative(path: Path, root: Path) -> str:
+    """Relative to the manifest's folder when inside it (artifacts); as it is otherwise (a
+    temporary file such as a release record)."""
     try:
-        return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
-    except ValueError:  # another drive
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
         return path.as_posix()

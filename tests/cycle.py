@@ -83,8 +83,8 @@ class Project:
 
 
 def run_cycle(project: Project, qualified_schema: str) -> dict:
-    """first apply, no-op apply (no writes), status in sync, changed artifact, stale plan, lock
-    contention, renamed model, destroy. Returns the statement logs for further checks."""
+    """first apply, no-op apply (no writes), status in sync, changed artifact (tested as a
+    candidate), stale plan, lock contention, renamed model, destroy. Returns the statement logs for further checks."""
     logs = {}
 
     # 1. First apply: stage, file, function, smoke test on the target.
@@ -108,13 +108,14 @@ def run_cycle(project: Project, qualified_schema: str) -> dict:
     fit([2.0, 2.0], project.folder / "models" / "model.joblib")  # predict(1, 2) = 8
     plan = json.loads(project.cli("plan", "--no-preflight", "--format", "json", "--var", "expect=8.0").stdout)
     actions = sorted((c["type"], "/".join(c["actions"])) for c in plan["changes"] if c["actions"] != ["no-op"])
-    assert actions == [("file", "create"), ("file", "delete"), ("function", "update")], actions
+    assert actions == [("file", "create"), ("function", "update")], actions  # the old file stays for rollback
     update = next(c for c in plan["changes"] if c["type"] == "function")
     assert update["reasons"][0].startswith("artifact models/model.joblib changed"), update
     out = project.cli("apply", "--auto-approve", "--no-preflight", "--var", "expect=8.0").stdout
     assert "ok   PREDICT(1.0, 2.0) = 8.0" in out
-    files = project.sql(f"LIST @{qualified_schema}.MLOPS_STAGE")
-    assert len(files) == 1, files
+    files = [f["name"] for f in project.sql(f"LIST @{qualified_schema}.MLOPS_STAGE")]
+    assert len([f for f in files if f.endswith("model.joblib")]) == 2, files
+    assert len([f for f in files if "/.releases/" in f]) == 2, files
 
     # 4. A saved plan refused once the target changed under it.
     project.cli("plan", "--no-preflight", "--var", "expect=8.0", "--out", str(project.folder / "saved.json"))

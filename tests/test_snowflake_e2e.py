@@ -29,8 +29,11 @@ def test_the_whole_cycle_through_the_real_client(tmp_path, served):
     assert all(r["target"] == "sf" and r["command"] == "apply" and r["error"] is None for r in first)
     assert all(r["query_id"] for r in first)  # the server gives each statement a query id
     puts = [r["statement"] for r in first if r["statement"].startswith("PUT ")]
-    assert puts == [puts[0]] and "'file://models/model.joblib'" in puts[0]  # relative to the manifest
-    assert sum(r["statement"].startswith("CREATE OR REPLACE FUNCTION") for r in first) == 1
+    assert len(puts) == 2 and "'file://models/model.joblib'" in puts[0]  # relative to the manifest
+    assert "/.releases/" in puts[1]  # the release record, written once the candidate passed
+    # The candidate, then the real function.
+    creates = [r["statement"] for r in first if r["statement"].startswith("CREATE OR REPLACE FUNCTION")]
+    assert len(creates) == 2 and "PREDICT__CANDIDATE(" in creates[0] and "PREDICT(" in creates[1]
 
     # Reads are SHOW STAGES, LIST and SHOW USER FUNCTIONS: no DESCRIBE without --refresh.
     reads = [r["statement"].split()[0:2] for r in logs["apply2"]]
