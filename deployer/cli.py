@@ -157,6 +157,11 @@ def log_sql_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Append one JSON object per statement sent to the target to this file.")(func)
 
 
+def verify_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--verify", is_flag=True,
+                        help="Fetch and hash every staged file against the digest in its path (one GET each).")(func)
+
+
 def candidate_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--no-candidate", is_flag=True,
                         help="Replace functions directly, without first testing a candidate beside them.")(func)
@@ -172,9 +177,11 @@ def candidate_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("-v", "--verbose", is_flag=True, help="Text format: show each change's statements.")
 @click.option("--refresh", is_flag=True, help="Also DESCRIBE each managed function, to catch hand edits that kept its comment.")
 @candidate_option
+@verify_option
 @log_sql_option
 def plan(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, fmt: str, out: str | None,
-         detailed_exitcode: bool, verbose: bool, refresh: bool, no_candidate: bool, log_sql: str | None) -> None:
+         detailed_exitcode: bool, verbose: bool, refresh: bool, no_candidate: bool, verify: bool,
+         log_sql: str | None) -> None:
     """Show what apply would change on the target; change nothing."""
     from deployer import planfmt
     from deployer.workflow import make_plan
@@ -186,7 +193,7 @@ def plan(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, fmt
         if not no_preflight:
             run_preflight(state, resolution)
         the_plan, _, _ = make_plan(state, session, refresh=refresh, candidates=not no_candidate,
-                                   resolution=resolution)
+                                   resolution=resolution, verify=verify)
     if out:
         _write(out, planfmt.as_json(the_plan))
     click.echo(planfmt.text(the_plan, verbose=verbose) if fmt == "text" else planfmt.FORMATS[fmt](the_plan), nl=False)
@@ -230,9 +237,10 @@ def _carry_out(session: Any, state: Any, the_plan: Any, verb: str) -> int:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply only if this saved plan still matches the target.")
 @candidate_option
+@verify_option
 @log_sql_option
 def apply(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, auto_approve: bool,
-          plan_file: str | None, no_candidate: bool, log_sql: str | None) -> None:
+          plan_file: str | None, no_candidate: bool, verify: bool, log_sql: str | None) -> None:
     """Upload what changed; test each new function as a candidate, then replace the live one."""
     from deployer import lock, planfmt, readiness
     from deployer.plan import check_saved, read_saved
@@ -248,7 +256,8 @@ def apply(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, au
         if not no_preflight:
             run_preflight(state, resolution)
         with lock.held(session, state, "apply"):
-            the_plan, _, _ = make_plan(state, session, candidates=not no_candidate, resolution=resolution)
+            the_plan, _, _ = make_plan(state, session, candidates=not no_candidate, resolution=resolution,
+                                       verify=verify)
             set_query_tag(session, state, "apply", the_plan.state_fingerprint)
             if saved is not None:
                 check_saved(plan_file, saved, the_plan)
@@ -331,8 +340,9 @@ def rollback(load: Callable[[], Any], model: str, release_id: str | None, auto_a
 @cli.command()
 @manifest_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@verify_option
 @log_sql_option
-def status(load: Callable[[], Any], fmt: str, log_sql: str | None) -> None:
+def status(load: Callable[[], Any], fmt: str, verify: bool, log_sql: str | None) -> None:
     """What is deployed: each managed function, its artifacts, when and from what, whether it drifted."""
     import json
 
@@ -340,7 +350,7 @@ def status(load: Callable[[], Any], fmt: str, log_sql: str | None) -> None:
 
     state = load()
     with _open(state, "status", log_sql) as session:
-        entries = collect(state, session)
+        entries = collect(state, session, verify=verify)
     click.echo(json.dumps(entries, indent=2) if fmt == "json" else as_text(state, entries))
 
 

@@ -55,6 +55,7 @@ class LiveState:
     stage_type: str | None = None  # SHOW STAGES `type`: INTERNAL, INTERNAL NO CSE, EXTERNAL...
     stage_comment: str | None = None
     releases: tuple[Release, ...] = ()  # the release records on the stage
+    corrupt: frozenset[str] = frozenset()  # with verify: files whose bytes do not match their address
 
     def fingerprint(self) -> str:
         # Sizes are left out: LIST pads them on encrypted stages, and the digest is in the path.
@@ -65,12 +66,13 @@ class LiveState:
         return "sha256:" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def read(session: Session, state: DesiredState, *, refresh: bool = False) -> LiveState:
+def read(session: Session, state: DesiredState, *, refresh: bool = False, verify: bool = False) -> LiveState:
     """A constant number of statements whatever the number of models: SHOW STAGES, LIST, one GET
     of the release records when there are some, SHOW USER FUNCTIONS.
 
     The spec hash in each function's COMMENT decides updates. With `refresh` (plan --refresh,
     status), each managed function is also DESCRIBEd to catch hand edits that kept the comment.
+    With `verify` (--verify), every content-addressed file is fetched and hashed: one GET each.
     """
     schema = qualified(state.database, state.schema)
     stage = qualified(state.database, state.schema, state.stage)
@@ -98,7 +100,39 @@ def read(session: Session, state: DesiredState, *, refresh: bool = False) -> Liv
     return LiveState(stage_row is not None, files, tuple(sorted(functions, key=lambda f: (f.name, f.arg_types))),
                      stage_type=None if stage_row is None else str(stage_row.get("type") or "INTERNAL"),
                      stage_comment=None if stage_row is None else _stage_comment(stage_row.get("comment")),
-                     releases=_releases(session, stage, files))
+                     releases=_releases(session, stage, files),
+                     corrupt=_corrupt(session, stage, files) if verify else frozenset())
+
+
+_ADDRESSED = re.compile(r"^[^/]+/(?P<digest>[0-9a-f]{12})/(?P<name>[^/]+)$")
+
+
+def _corrupt(session: Session, stage: str, files: dict[str, int]) -> frozenset[str]:
+    """Files whose SHA-256 does not start with the digest in their path.
+
+    Sizes and LIST's md5 cannot tell (padded, and not the file's md5 on encrypted stages), so
+    each file is fetched and hashed; the digest in the path is the truth.
+    """
+    bad = set()
+    for path in sorted(files):
+        match = _ADDRESSED.match(path)
+        if not match:
+            continue
+        with tempfile.TemporaryDirectory(prefix="deployer-verify-") as folder:
+            session.run(f"GET @{stage}/{path} {sql_string('file://' + Path(folder).as_posix() + '/')} "
+                        f"PATTERN = {sql_string('(.*/)?' + re.escape(path))}")
+            got = Path(folder) / match["name"]
+            if not got.is_file() or _sha256(got)[:12] != match["digest"]:
+                bad.add(path)
+    return frozenset(bad)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _releases(session: Session, stage: str, files: dict[str, int]) -> tuple[Release, ...]:

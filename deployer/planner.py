@@ -114,7 +114,11 @@ def _file_changes(state: DesiredState, wanted: dict[str, tuple], live: LiveState
     changes = []
     for path, (_, staged) in wanted.items():
         name = f"@{_stage_name(state)}/{path}"
-        if path in live.files:
+        if path in live.corrupt:  # found by --verify
+            changes.append(Change("file", name, ("update",),
+                                  (f"{_rel(state, staged.source)}: on the stage, but its bytes do not match their "
+                                   "SHA-256 address; uploaded again",), (PutFile(staged.local_path, staged.stage_dir),)))
+        elif path in live.files:
             changes.append(Change("file", name, ("no-op",)))
         else:
             changes.append(Change("file", name, ("create",), (f"{_rel(state, staged.source)}: not on the stage",),

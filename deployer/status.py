@@ -12,10 +12,10 @@ from deployer.session import Session
 from deployer.workflow import render_all
 
 
-def collect(state: DesiredState, session: Session) -> list[dict[str, Any]]:
+def collect(state: DesiredState, session: Session, *, verify: bool = False) -> list[dict[str, Any]]:
     resolution = pins.resolve_state(state, session)  # the pins plan would render
     _, functions = render_all(state, resolution=resolution)
-    current = live.read(session, state, refresh=True)
+    current = live.read(session, state, refresh=True, verify=verify)
     stage = stagepath.StageLocation(state.database, state.schema, state.stage, "")
     by_sig = {(f.name, f.arg_types): f for f in current.functions}
     entries = []
@@ -29,6 +29,9 @@ def collect(state: DesiredState, session: Session) -> list[dict[str, Any]]:
         drift = differences(state, function, found)
         missing = [p for p in found.imports or () if stage_relative(p, stage) not in current.files]
         drift += [f"import {p} is missing from the stage" for p in missing]
+        drift += [f"{stage_relative(s.stage_path, stage)} on the stage does not match its SHA-256 address "
+                  "(corrupt); apply uploads it again" for s in function.files
+                  if stage_relative(s.stage_path, stage) in current.corrupt]
         if found.meta is not None and not any(r.model == found.meta.get("model") and r.spec == found.meta.get("spec")
                                               for r in current.releases):
             drift.append(UNTESTED)

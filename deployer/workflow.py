@@ -30,12 +30,12 @@ def render_all(state: DesiredState, models: tuple[Model, ...] | None = None, *,
 
 
 def make_plan(state: DesiredState, session: Session, *, destroy: bool = False, refresh: bool = False,
-              candidates: bool = True, resolution: pins.Resolution | None = None,
+              candidates: bool = True, resolution: pins.Resolution | None = None, verify: bool = False,
               ) -> tuple[Plan, tuple[RenderedFunction, ...], live.LiveState]:
     if resolution is None and not destroy:
         resolution = pins.resolve_state(state, session)
     resolution = resolution or pins.Resolution({})
     stage_sql, functions = render_all(state, resolution=resolution)
-    current = live.read(session, state, refresh=refresh)
+    current = live.read(session, state, refresh=refresh, verify=verify)
     the_plan = plan(state, stage_sql, functions, current, destroy=destroy, candidates=candidates)
     return pins.annotate(state, the_plan, resolution), functions, current

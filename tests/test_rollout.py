@@ -233,3 +233,22 @@ def test_apply_killed_at_random_points_converges(tmp_path):
                                 "--var", f"expect_a={expect}"], env=env, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stdout + again.stderr
         assert query(manifest, "SELECT a(1, 2) AS Y") == [{"Y": pytest.approx(expect)}]
+
+
+def test_same_size_corruption_is_found_by_verify_and_repaired_by_apply(tmp_path):
+    manifest = write(tmp_path, "m")
+    run(manifest, "apply", "--no-preflight", "--auto-approve")
+    (staged,) = [p for p in (tmp_path / ".deployer" / "local").rglob("m.joblib")]
+    data = bytearray(staged.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, different bytes
+    staged.write_bytes(bytes(data))
+    assert "in sync" in run(manifest, "status").stdout  # sizes and names cannot tell
+    status = run(manifest, "status", "--verify").stdout
+    assert "DRIFTED" in status and "does not match its SHA-256 address (corrupt)" in status
+    plan = json.loads(run(manifest, "plan", "--no-preflight", "--verify", "--format", "json").stdout)
+    (repair,) = [c for c in plan["changes"] if c["actions"] != ["no-op"]]
+    assert repair["type"] == "file" and repair["actions"] == ["update"] and "do not match" in repair["reasons"][0]
+    run(manifest, "apply", "--no-preflight", "--auto-approve", "--verify")
+    assert staged.read_bytes() != bytes(data)
+    run(manifest, "plan", "--no-preflight", "--verify", "--detailed-exitcode")
+    assert query(manifest, "SELECT m(1, 2) AS Y") == [{"Y": pytest.approx(7.0)}]
