@@ -224,15 +224,14 @@ def test_apply_killed_at_random_points_converges(tmp_path):
         args = [sys.executable, "-m", "deployer.cli", "apply", "-f", str(manifest), "--no-preflight",
                 "--auto-approve", "--var", f"expect_a={expect}"]
         child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 6.0))
+        time.sleep(rng.uniform(0.5, 5.0))
         child.send_signal(signal.SIGKILL)
         child.wait()
-        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout + done.stderr
-        again = subprocess.run([*args[:3], "plan", "-f", str(manifest), "--no-preflight", "--detailed-exitcode",
-                                "--var", f"expect_a={expect}"], env=env, capture_output=True, text=True, timeout=300)
-        assert again.returncode == 0, again.stdout + again.stderr
+        # Converge in this process (the killed one was a real CLI process).
+        run(manifest, "apply", "--no-preflight", "--auto-approve", "--var", f"expect_a={expect}")
+        run(manifest, "plan", "--no-preflight", "--detailed-exitcode", "--var", f"expect_a={expect}")
         assert query(manifest, "SELECT a(1, 2) AS Y") == [{"Y": pytest.approx(expect)}]
+        assert query(manifest, "SELECT b(1, 2) AS Y") == [{"Y": pytest.approx(7.0)}]
 
 
 def test_same_size_corruption_is_found_by_verify_and_repaired_by_apply(tmp_path):
