@@ -127,7 +127,9 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
             if q is None:
                 continue
             qualifier, target = q, parent
-        name = tuple(qualifier) + (call.name if call.name.startswith('"') else call.name.upper(),)
+        # A quoted name keeps its case (`"predict"`), as Snowflake resolves it.
+        quoted = isinstance(call.this, exp.Identifier) and call.this.quoted
+        name = tuple(qualifier) + (call.name if quoted else call.name.upper(),)
         found = resolve(name, list(call.expressions))
         if found is None:
             if qualifier:
