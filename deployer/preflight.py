@@ -14,9 +14,11 @@ With isolation off, models whose framework is not installed here are skipped wit
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as metadata
 import importlib.util
 import re
+import shutil
 import sys
 import tempfile
 import warnings
@@ -226,11 +228,13 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
     # Files in IMPORTS are importable in Snowflake: a .py by its stem, a zip by its content.
     provided |= {f.file_name.rsplit(".", 1)[0] for f in rendered.files if f.role == "import"}
     problems = []
+    imports = [f for f in rendered.files if f.role == "import"]
     for f in rendered.files:
         if f.role == "import" or f.is_folder or (model.framework == "keras" and f.role == "model"):
             continue
         try:
-            needed = pickled_modules(f.local_path)
+            with _importable(imports):
+                needed = pickled_modules(f.local_path)
         except ModuleNotFoundError as exc:
             problems.append(f"cannot load {f.file_name} here: {exc}; add its package to PACKAGES")
             continue
@@ -244,6 +248,29 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
                 f"only {', '.join(packages_for(model))}"
             )
     return problems
+
+
+@contextlib.contextmanager
+def _importable(imports):
+    """The model's IMPORTS importable while a pickle is read, as Snowflake's import directory
+    makes them: a pickled class shipped in `imports:` is not a missing package."""
+    if not imports:
+        yield
+        return
+    saved_path, saved_modules = list(sys.path), set(sys.modules)
+    with tempfile.TemporaryDirectory(prefix="deployer-imports-") as folder:
+        for f in imports:
+            target = Path(folder) / f.file_name
+            shutil.copyfile(f.local_path, target)
+            if f.file_name.endswith(".zip"):
+                sys.path.insert(0, str(target))
+        sys.path.insert(0, folder)
+        try:
+            yield
+        finally:
+            sys.path[:] = saved_path
+            for name in set(sys.modules) - saved_modules:  # never leave the user's modules behind
+                del sys.modules[name]
 
 
 def pickled_modules(path: Path) -> set[str]:
