@@ -2,6 +2,9 @@
 
 Positions are keyed by the node's path (a tuple of keys and indexes), so a
 validation error on `models[0].features[1].type` can point at its line.
+Bounded: aliases cannot expand a small file into millions of values, nesting
+is limited, and only the plain YAML tags are accepted (an unknown tag is an
+error, not silently dropped).
 """
 
 from __future__ import annotations
@@ -10,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+MAX_VALUES = 100_000  # values after expanding aliases
+MAX_DEPTH = 64  # nested mappings and lists
+
+_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
 
 Path_ = tuple  # a tuple of str keys and int indexes
 
@@ -43,17 +51,23 @@ class YAMLSyntaxError(Exception):
 
 
 def parse(text: str) -> Parsed:
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YAMLSyntaxError(_describe(exc, text), mark.line + 1 if mark else None,
                               mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:  # e.g. a reader error on control characters
         raise YAMLSyntaxError(f"not valid YAML: {exc}", None, None) from None
+    except RecursionError:
+        raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
+                              loader.line + 1, loader.column + 1) from None
+    finally:
+        loader.dispose()
     parsed = Parsed(data=None)
     if node is not None:
-        parsed.data = _build(node, (), parsed)
+        parsed.data = _Builder(parsed).build(node, ())
     return parsed
 
 
@@ -69,31 +83,69 @@ _constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
 yaml.constructor.SafeConstructor.__init__(_constructor)
 
 
-def _build(node: yaml.Node, path: Path_, parsed: Parsed) -> Any:
-    parsed.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        _constructor.flatten_mapping(node)
+def _error(node: yaml.Node, message: str) -> YAMLSyntaxError:
+    return YAMLSyntaxError(message, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, parsed: Parsed) -> None:
+        self.parsed = parsed
+        self.count = 0
+        self.scalars: dict[int, Any] = {}  # id(node) -> value: an alias reuses the same object
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise _error(node, f"the manifest expands to more than {MAX_VALUES:,} values (through YAML aliases?)")
+        if len(path) > MAX_DEPTH:
+            raise _error(node, f"nested too deeply (at most {MAX_DEPTH} levels)")
+        if node.tag not in _TAGS and not (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:merge"):
+            raise _error(node, f"YAML tag {_short(node.tag)} is not supported")
+        self.parsed.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
+        try:
+            _constructor.flatten_mapping(node)
+        except yaml.constructor.ConstructorError as exc:
+            raise _error(node, f"YAML error: {exc.problem}") from None
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _constructor.construct_object(key_node, deep=True)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _error(key_node, "a mapping key must be a plain value")
+            key = self.scalar(key_node)
             if not isinstance(key, (str, int, float, bool)) or key is None:
-                raise YAMLSyntaxError("a mapping key must be a plain value",
-                                      key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                raise _error(key_node, "a mapping key must be a plain value")
             key = str(key) if not isinstance(key, str) else key
             kpos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in result:
-                parsed.duplicates.append((path, key) + kpos)
-            parsed.positions[path + (("<key>", key),)] = kpos
-            result[key] = _build(value_node, path + (key,), parsed)
+                self.parsed.duplicates.append((path, key) + kpos)
+            self.parsed.positions[path + (("<key>", key),)] = kpos
+            result[key] = self.build(value_node, path + (key,))
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), parsed) for i, item in enumerate(node.value)]
-    try:
-        return _constructor.construct_object(node, deep=True)
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        raise YAMLSyntaxError(f"YAML error: {exc.problem}", mark.line + 1 if mark else None,
-                              mark.column + 1 if mark else None) from None
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if id(node) not in self.scalars:
+            self.scalars[id(node)] = self._scalar(node)
+        return self.scalars[id(node)]
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag not in _TAGS:
+            raise _error(node, f"YAML tag {_short(node.tag)} is not supported")
+        try:
+            return _constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            raise _error(node, f"YAML error: {exc.problem}") from None
+        finally:
+            _constructor.constructed_objects.pop(node, None)  # the shared constructor keeps nothing
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 def format_path(path: Path_) -> str:
