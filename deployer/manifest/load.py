@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -15,6 +17,7 @@ from deployer.manifest import checks, render as render_mod, schema, yamlpos
 
 DEFAULT_FILE = "deploy.yaml"
 DEFAULT_LOCAL_PATH = ".deployer/local"
+MAX_FILE = 1_000_000  # bytes of manifest
 
 
 def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
@@ -65,7 +68,7 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     for where, message, key in schema.errors(data):
         add(where, message, key)
     root = path.parent
-    for where, message in checks.check(data, root):
+    for where, message in checks.check(data, root, _allowed_paths(data, root)):
         add(where, message)
     for where, message in checks.check_target(data, target_name, from_cli=target is not None):
         if target is None:
@@ -83,9 +86,14 @@ def _read(path: Path, shown: str) -> str:
     if path.is_dir():
         raise DeployerError(f"{shown}: is a folder, not a manifest file")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # a FIFO or device never ends
+                raise DeployerError(f"{shown}: not a regular file (a YAML manifest was expected)")
+            raw = fh.read(MAX_FILE + 1)
     except OSError as exc:
         raise DeployerError(f"{shown}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE:
+        raise ManifestError([Problem(shown, None, None, "", f"larger than {MAX_FILE:,} bytes; a manifest is small")])
     if b"\x00" in raw:
         raise ManifestError([Problem(shown, None, None, "", "not a text file (a YAML manifest was expected)")])
     try:
@@ -109,6 +117,12 @@ def _prelude(text: str) -> dict[str, Any]:
     except Exception:  # any failure here is reported by the strict pass
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _allowed_paths(data: dict[str, Any], root: Path) -> list[Path]:
+    """The resolved `allow_paths:` entries: places outside the manifest's folder files may come from."""
+    values = data.get("allow_paths")
+    return [(root / p).resolve() for p in values if isinstance(p, str) and p] if isinstance(values, list) else []
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
