@@ -7,9 +7,6 @@ import stat
 from pathlib import Path
 from typing import Any, Mapping
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
-
 from deployer import identifiers, packages
 from deployer.desired import DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredState, Feature, Model, SmokeTest, Step, Target
 from deployer.errors import DeployerError, ManifestError, Problem
@@ -46,7 +43,7 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     except render_mod.RenderError as exc:
         raise ManifestError([Problem(shown, exc.line, None, "", exc.message)]) from None
     try:
-        parsed = yamlpos.parse(rendered)
+        parsed = yamlpos.parse(rendered.text, rendered)
     except yamlpos.YAMLSyntaxError as exc:
         raise ManifestError([Problem(shown, exc.line, exc.col, "", exc.message)]) from None
     data = parsed.data
@@ -103,17 +100,11 @@ def _read(path: Path, shown: str) -> str:
         raise ManifestError([Problem(shown, line, None, "", "not valid UTF-8 text (a YAML manifest was expected)")]) from None
 
 
-class _Lenient(jinja2.ChainableUndefined):
-    __str__ = lambda self: ""  # noqa: E731
-
-
-_LENIENT = SandboxedEnvironment(undefined=_Lenient)
-
-
 def _prelude(text: str) -> dict[str, Any]:
     """`vars`, `targets` and `default_target`, read before the real render needs them."""
     try:
-        data = yamlpos.parse(_LENIENT.from_string(text).render(env={}, var={}, target={})).data
+        rendered = render_mod.render(text, variables={}, target={}, environ={}, lenient=True)
+        data = yamlpos.parse(rendered.text, rendered).data
     except Exception:  # any failure here is reported by the strict pass
         return {}
     return data if isinstance(data, dict) else {}

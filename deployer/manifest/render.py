@@ -1,23 +1,43 @@
 """Render a manifest's text with Jinja2 before it is parsed as YAML.
 
-Sandboxed (a manifest cannot reach Python internals) and strict (an
-undefined variable is an error naming it, never an empty string).
+Sandboxed (a manifest cannot reach Python internals), strict (an undefined
+variable is an error naming it, never an empty string) and bounded (loop and
+call work, output size, numbers and widths), so any template ends quickly.
+
+Every `{{ ... }}` is rendered as a marker, not as its text: the YAML is parsed
+with the markers in place and the values are put back into the parsed data
+(deployer.manifest.yamlpos), so a value is always data, never YAML.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
+import re
+import secrets
 import sys
 from typing import Any, Mapping
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
+
+MAX_WORK = 100_000  # loop iterations plus calls in one render
+MAX_OUTPUT = 1_000_000  # characters of rendered text, values included
+MAX_NUMBER = 1_000_000  # largest count or width a call, filter or operator may be given
+MAX_POWER_BITS = 4096  # largest result of ** in bits
+
+_BIG_WIDTH = re.compile(r"\d{7,}")  # a format width or precision of a million or more
 
 
 class RenderError(Exception):
     def __init__(self, message: str, line: int | None):
         super().__init__(message)
         self.message, self.line = message, line
+
+
+class Refused(jinja2.exceptions.SecurityError):
+    """Something a manifest may not do; its message is shown as it is."""
 
 
 class Scope(dict):
@@ -39,30 +59,171 @@ class _Undefined(jinja2.StrictUndefined):
         return super()._undefined_message
 
 
-_ENV = SandboxedEnvironment(undefined=_Undefined, keep_trailing_newline=True, autoescape=False)
+class _Lenient(jinja2.ChainableUndefined):
+    __str__ = lambda self: ""  # noqa: E731
+
+
+class Rendered:
+    """Rendered text with a marker per `{{ ... }}`, and the value of each marker."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.token = secrets.token_hex(4)
+        self.values: list[tuple[Any, str]] = []  # (value, its text)
+        self.pattern = re.compile("\ue000" + self.token + r"(\d+)\ue001")
+        self.work = 0
+        self.size = 0
+
+    def marker(self, value: Any) -> str:
+        text = str(value)  # raises for an undefined value, as Jinja would
+        self.grow(len(text))
+        self.values.append((value, text))
+        return f"\ue000{self.token}{len(self.values) - 1}\ue001"
+
+    def grow(self, n: int) -> None:
+        self.size += n
+        if self.size > MAX_OUTPUT:
+            raise Refused(f"the rendered manifest is larger than {MAX_OUTPUT:,} characters")
+
+    def step(self) -> None:
+        self.work += 1
+        if self.work > MAX_WORK:
+            raise Refused(f"the template does more than {MAX_WORK:,} loop iterations and calls")
+
+    def expand(self, text: str) -> str:
+        """`text` with every marker replaced by its value's text."""
+        return self.pattern.sub(lambda m: self.expand(self.values[int(m.group(1))][1]), text)
+
+
+_current: contextvars.ContextVar[Rendered] = contextvars.ContextVar("rendering")
+
+
+def _check_number(value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+        raise Refused(f"{value} is too large here (at most {MAX_NUMBER:,})")
+    if isinstance(value, str) and _BIG_WIDTH.search(value) and ("%" in value or "{" in value):
+        raise Refused(f"a format width of {MAX_NUMBER:,} or more")
+
+
+# Filters whose options set the size of what they return.
+_SIZE_FILTERS = {"center", "indent", "wordwrap", "truncate", "batch", "slice", "format"}
+
+
+def _bounded_filter(name: str, func: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        rendering = _current.get()
+        rendering.step()
+        # The value (args[0], or args[1] after a context or environment) may be any size;
+        # the options (counts, widths, strings to repeat) may not.
+        first = 1 if getattr(func, "jinja_pass_arg", None) is None else 2
+        if name in _SIZE_FILTERS:
+            for arg in (*args[first - 1:], *kwargs.values()):
+                _check_number(arg)
+        if name in ("replace", "join") and len(args) > first:
+            _check_product(args[first - 1], max((len(a) for a in args[first:] if isinstance(a, str)), default=0))
+        return func(*args, **kwargs)
+
+    if hasattr(func, "jinja_pass_arg"):  # Jinja passes the context or environment first
+        run.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
+    return run
+
+
+def _check_product(value: Any, each: int) -> None:
+    try:
+        count = len(value) + 1
+    except TypeError:
+        return
+    if count * each > MAX_OUTPUT:
+        raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
+
+
+class _Env(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(finalize=lambda value: _current.get().marker(value), **kwargs)
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        del self.globals["lipsum"]  # generates text without bound, and a manifest has no use for it
+        self.globals["_bounded_loop"] = _bounded_loop
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
+                    raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
+        elif operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and \
+                    abs(right) * max(abs(left), 1).bit_length() > MAX_POWER_BITS:
+                raise Refused(f"{left} ** {right} is too large a number")
+        elif operator == "%":
+            _check_number(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _current.get().step()
+        for arg in (*args, *kwargs.values()):
+            _check_number(arg)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        if getattr(value, "__name__", "") in ("format", "format_map"):
+            _check_number(getattr(value, "__self__", None))  # the format string's widths
+        return super().wrap_str_format(value)
+
+
+def _bounded_loop(items: Any) -> Any:
+    rendering = _current.get()
+    for item in items:
+        rendering.step()
+        yield item
+
+
+_ENV = _Env(undefined=_Undefined, keep_trailing_newline=True, autoescape=False)
+_LENIENT_ENV = _Env(undefined=_Lenient, keep_trailing_newline=True, autoescape=False)
 TEMPLATE_NAME = "<manifest>"
 
 
 def render(text: str, *, variables: Mapping[str, Any], target: Mapping[str, Any],
-           environ: Mapping[str, str] | None = None) -> str:
+           environ: Mapping[str, str] | None = None, lenient: bool = False) -> Rendered:
+    """Render `text`; lenient renders undefined names as nothing (for reading vars and targets)."""
     context = {
         "env": Scope("env", os.environ if environ is None else environ,
                      " (the environment variable is not set)"),
         "var": Scope("var", variables, " (define it under vars: or pass --var)"),
         "target": Scope("target", target),
     }
+    rendered = Rendered()
+    token = _current.set(rendered)
     try:
-        template = _ENV.from_string(text)
+        env = _LENIENT_ENV if lenient else _ENV
+        tree = env.parse(text)
+        for loop in tree.find_all(nodes.For):  # every loop's items pass through the work bound
+            loop.iter = nodes.Call(nodes.Name("_bounded_loop", "load"), [loop.iter], [], None, None)
+        template = env.from_string(tree)
         template.filename = TEMPLATE_NAME
-        return template.render(context)
+        parts = []
+        for part in template.generate(context):
+            rendered.grow(len(part))
+            parts.append(part)
+        rendered.text = "".join(parts)
+        return rendered
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(f"template syntax error: {exc.message}", exc.lineno) from None
     except jinja2.UndefinedError as exc:
         raise RenderError(str(exc), _template_line(exc)) from None
+    except Refused as exc:
+        raise RenderError(str(exc), _template_line(exc)) from None
     except jinja2.exceptions.SecurityError as exc:
         raise RenderError(f"template error: {exc}", _template_line(exc)) from None
-    except (TypeError, ValueError, ArithmeticError, jinja2.TemplateError) as exc:
+    except RecursionError as exc:
+        raise RenderError("template error: nested too deeply (a macro or loop that calls itself without end?)",
+                          _template_line(exc)) from None
+    except MemoryError as exc:
+        raise RenderError("template error: out of memory", _template_line(exc)) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, jinja2.TemplateError) as exc:
         raise RenderError(f"template error: {exc}", _template_line(exc)) from None
+    finally:
+        _current.reset(token)
 
 
 def _template_line(exc: BaseException) -> int | None:

@@ -4,13 +4,17 @@ Positions are keyed by the node's path (a tuple of keys and indexes), so a
 validation error on `models[0].features[1].type` can point at its line.
 Bounded: aliases cannot expand a small file into millions of values, nesting
 is limited, and only the plain YAML tags are accepted (an unknown tag is an
-error, not silently dropped).
+error, not silently dropped). Template values (see deployer.manifest.render)
+are put back here, into scalars, so they are data and never YAML.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import copy
+import re
 
 import yaml
 
@@ -50,7 +54,8 @@ class YAMLSyntaxError(Exception):
         self.message, self.line, self.col = message, line, col
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, rendered=None) -> Parsed:
+    """Parse `text`; `rendered` (a render.Rendered) holds the values of its template markers."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -67,7 +72,7 @@ def parse(text: str) -> Parsed:
         loader.dispose()
     parsed = Parsed(data=None)
     if node is not None:
-        parsed.data = _Builder(parsed).build(node, ())
+        parsed.data = _Builder(parsed, rendered).build(node, ())
     return parsed
 
 
@@ -88,8 +93,8 @@ def _error(node: yaml.Node, message: str) -> YAMLSyntaxError:
 
 
 class _Builder:
-    def __init__(self, parsed: Parsed) -> None:
-        self.parsed = parsed
+    def __init__(self, parsed: Parsed, rendered) -> None:
+        self.parsed, self.rendered = parsed, rendered
         self.count = 0
         self.scalars: dict[int, Any] = {}  # id(node) -> value: an alias reuses the same object
 
@@ -136,6 +141,17 @@ class _Builder:
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag not in _TAGS:
             raise _error(node, f"YAML tag {_short(node.tag)} is not supported")
+        rendered = self.rendered
+        if rendered is not None and "\ue000" in node.value:
+            whole = rendered.pattern.fullmatch(node.value)
+            if whole and node.style is None:  # a plain `key: {{ value }}`: the value keeps its type
+                value, text = rendered.values[int(whole.group(1))]
+                if not isinstance(value, str):
+                    return copy.deepcopy(value)
+                tag = _constructor.resolve(yaml.ScalarNode, text, (True, False))
+                node = yaml.ScalarNode(tag, text, node.start_mark, node.end_mark)
+            else:
+                node = yaml.ScalarNode(node.tag, rendered.expand(node.value), node.start_mark, node.end_mark)
         try:
             return _constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
