@@ -38,8 +38,12 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     variables = dict(prelude.get("vars") or {}) if isinstance(prelude.get("vars"), dict) else {}
     variables.update(overrides or {})
 
+    allow_env = [n for n in prelude.get("allow_env") or [] if isinstance(n, str)] \
+        if isinstance(prelude.get("allow_env"), list) else []
+
     try:
-        rendered = render_mod.render(text, variables=variables, target=target_scope, environ=environ)
+        rendered = render_mod.render(text, variables=variables, target=target_scope, environ=environ,
+                                     allow_env=allow_env)
     except render_mod.RenderError as exc:
         raise ManifestError([Problem(shown, exc.line, None, "", exc.message)]) from None
     try:
@@ -101,7 +105,7 @@ def _read(path: Path, shown: str) -> str:
 
 
 def _prelude(text: str) -> dict[str, Any]:
-    """`vars`, `targets` and `default_target`, read before the real render needs them."""
+    """`vars`, `targets`, `default_target` and `allow_env`, read before the real render needs them."""
     try:
         rendered = render_mod.render(text, variables={}, target={}, environ={}, lenient=True)
         data = yamlpos.parse(rendered.text, rendered).data

@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import sys
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import jinja2
 from jinja2 import nodes
@@ -27,7 +27,15 @@ MAX_OUTPUT = 1_000_000  # characters of rendered text, values included
 MAX_NUMBER = 1_000_000  # largest count or width a call, filter or operator may be given
 MAX_POWER_BITS = 4096  # largest result of ** in bits
 
+# Names whose values are secrets by convention; checked on the parts of the name.
+_SECRET_PARTS = re.compile(r"(^|_)(TOKEN|PASSWORD|PASSWD|PWD|PASS|PASSPHRASE|SECRET|KEY|APIKEY|"
+                           r"CREDENTIALS?|AUTH|PRIVATE|COOKIE|SESSION)(_|$)")
 _BIG_WIDTH = re.compile(r"\d{7,}")  # a format width or precision of a million or more
+
+
+def looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return bool(_SECRET_PARTS.search(upper)) or any(w in upper for w in ("TOKEN", "PASSW", "SECRET"))
 
 
 class RenderError(Exception):
@@ -48,11 +56,36 @@ class Scope(dict):
         self.scope_name, self.hint = name, hint
 
 
+class EnvScope:
+    """The environment, one named variable at a time: it cannot be listed or printed whole."""
+
+    scope_name = "env"
+    hint = " (the environment variable is not set)"
+
+    def __init__(self, environ: Mapping[str, str], allowed: Iterable[str] | None):
+        self._environ = environ
+        self._allowed = None if allowed is None else frozenset(allowed)  # None: no check
+
+    def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str) or name.startswith("_"):
+            raise KeyError(name)
+        if self._allowed is not None and looks_secret(name) and name not in self._allowed:
+            raise Refused(f"env.{name} looks like a secret and would be shown in plans and stored in "
+                          f"the catalog; secrets never go in the manifest (list {name} under allow_env: "
+                          "if it is not a secret)")
+        return self._environ[name]
+
+    def _whole(self, *_: Any) -> Any:
+        raise Refused("the whole environment cannot be rendered; name one variable: env.NAME")
+
+    __str__ = __repr__ = __iter__ = __len__ = __contains__ = _whole
+
+
 class _Undefined(jinja2.StrictUndefined):
     @property
     def _undefined_message(self) -> str:  # type: ignore[override]
         owner = self._undefined_obj
-        if isinstance(owner, Scope):
+        if isinstance(owner, (Scope, EnvScope)):
             return f"undefined variable {owner.scope_name}.{self._undefined_name}{owner.hint}"
         if self._undefined_name is not None and owner is jinja2.utils.missing:
             return f"undefined variable {self._undefined_name}"
@@ -184,11 +217,11 @@ TEMPLATE_NAME = "<manifest>"
 
 
 def render(text: str, *, variables: Mapping[str, Any], target: Mapping[str, Any],
-           environ: Mapping[str, str] | None = None, lenient: bool = False) -> Rendered:
+           environ: Mapping[str, str] | None = None, allow_env: Iterable[str] = (),
+           lenient: bool = False) -> Rendered:
     """Render `text`; lenient renders undefined names as nothing (for reading vars and targets)."""
     context = {
-        "env": Scope("env", os.environ if environ is None else environ,
-                     " (the environment variable is not set)"),
+        "env": EnvScope(os.environ if environ is None else environ, None if lenient else allow_env),
         "var": Scope("var", variables, " (define it under vars: or pass --var)"),
         "target": Scope("target", target),
     }
