@@ -6,6 +6,7 @@ once. They are defensive about shape, since schema errors are reported too.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 from pathlib import Path
@@ -274,5 +275,10 @@ def _tests(tests: Any, features: dict[str, str], output_type: Any, path: tuple) 
         if "expect" in test and isinstance(output_type, str) and not _fits(test["expect"], output_type):
             yield tpath + ("expect",), (f"{shown(test['expect'])} does not fit the output type {output_type} "
                                         f"(expected {_VALUE_KINDS[output_type][1]})")
+        for key in ("expect", "tolerance"):
+            value = test.get(key)
+            if isinstance(value, float) and (math.isnan(value) or (key == "tolerance" and math.isinf(value))):
+                yield tpath + (key,), (f"{key} must be a finite number, not {shown(value)} "
+                                       "(a test against it could never fail, or never pass)")
         if test.get("tolerance") is not None and output_type in ("string", "boolean"):
             yield tpath + ("tolerance",), f"a tolerance only applies to numeric outputs, not {output_type}"

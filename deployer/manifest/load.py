@@ -15,6 +15,7 @@ from deployer.manifest import checks, render as render_mod, schema, yamlpos
 DEFAULT_FILE = "deploy.yaml"
 DEFAULT_LOCAL_PATH = ".deployer/local"
 MAX_FILE = 1_000_000  # bytes of manifest
+MAX_MESSAGE = 300  # characters of one problem's message
 
 
 def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
@@ -61,11 +62,12 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
 
     def add(where: tuple, message: str, key: str | None = None) -> None:
         line, col = parsed.key_where(where, key) if key else parsed.where(where)
-        shown_path = yamlpos.format_path(where + ((key,) if key else ()))
-        problems.append(Problem(shown, line, col, shown_path, message))
+        shown_path = _excerpt(yamlpos.format_path(where + ((key,) if key else ())))
+        problems.append(Problem(shown, line, col, shown_path, _excerpt(message)))
 
     for where, key, line, col in parsed.duplicates:
-        problems.append(Problem(shown, line, col, yamlpos.format_path(where + (key,)), f"duplicate key '{key}'"))
+        problems.append(Problem(shown, line, col, _excerpt(yamlpos.format_path(where + (key,))),
+                                _excerpt(f"duplicate key '{key}'")))
     for where, message, key in schema.errors(data):
         add(where, message, key)
     root = path.parent
@@ -118,6 +120,10 @@ def _allowed_paths(data: dict[str, Any], root: Path) -> list[Path]:
     """The resolved `allow_paths:` entries: places outside the manifest's folder files may come from."""
     values = data.get("allow_paths")
     return [(root / p).resolve() for p in values if isinstance(p, str) and p] if isinstance(values, list) else []
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + f"... ({len(text):,} characters)"
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
