@@ -103,14 +103,19 @@ class Rendered:
         self.text = ""
         self.token = secrets.token_hex(4)
         self.values: list[tuple[Any, str]] = []  # (value, its text)
+        self.lengths: list[int] = []  # each value's text with the markers in it expanded
         self.pattern = re.compile("\ue000" + self.token + r"(\d+)\ue001")
         self.work = 0
         self.size = 0
 
     def marker(self, value: Any) -> str:
         text = str(value)  # raises for an undefined value, as Jinja would
-        self.grow(len(text))
+        length = len(text)
+        if "\ue000" in text:  # a value holding markers (a {% set %} block, a macro) expands to their size
+            length += sum(self.lengths[int(m.group(1))] - len(m.group(0)) for m in self.pattern.finditer(text))
+        self.grow(length)
         self.values.append((value, text))
+        self.lengths.append(length)
         return f"\ue000{self.token}{len(self.values) - 1}\ue001"
 
     def grow(self, n: int) -> None:
@@ -118,8 +123,8 @@ class Rendered:
         if self.size > MAX_OUTPUT:
             raise Refused(f"the rendered manifest is larger than {MAX_OUTPUT:,} characters")
 
-    def step(self) -> None:
-        self.work += 1
+    def step(self, cost: int = 1) -> None:
+        self.work += cost
         if self.work > MAX_WORK:
             raise Refused(f"the template does more than {MAX_WORK:,} loop iterations and calls")
 
@@ -145,10 +150,12 @@ _SIZE_FILTERS = {"center", "indent", "wordwrap", "truncate", "batch", "slice", "
 def _bounded_filter(name: str, func: Any) -> Any:
     def run(*args: Any, **kwargs: Any) -> Any:
         rendering = _current.get()
-        rendering.step()
-        # The value (args[0], or args[1] after a context or environment) may be any size;
-        # the options (counts, widths, strings to repeat) may not.
+        # The value (args[0], or args[1] after a context or environment) may be any size, but a
+        # filter over a collection works through all of it; the options (counts, widths,
+        # strings to repeat) are bounded.
         first = 1 if getattr(func, "jinja_pass_arg", None) is None else 2
+        value = args[first - 1] if len(args) >= first else None
+        rendering.step(max(1, len(value)) if isinstance(value, (list, tuple, dict, range)) else 1)
         if name in _SIZE_FILTERS:
             for arg in (*args[first - 1:], *kwargs.values()):
                 _check_number(arg)
@@ -182,8 +189,10 @@ class _Env(SandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
+                if isinstance(seq, str) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
                     raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
+                if isinstance(seq, (list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_WORK:
+                    raise Refused(f"the result would be longer than {MAX_WORK:,} items")
         elif operator == "**":
             if isinstance(left, int) and isinstance(right, int) and \
                     abs(right) * max(abs(left), 1).bit_length() > MAX_POWER_BITS:

@@ -23,6 +23,7 @@ TEMPLATES = {
     "format-width": ("{{ '{:>10000000000}'.format(1) }}", "a format width of 1,000,000 or more"),
     "output-size": ("{% for i in range(99999) %}{{ 'a' * 999999 }}{% endfor %}",
                     "rendered manifest is larger than 1,000,000 characters"),
+    "filter-fan-out": ("{{ ([range(100000)] * 99999)|map('sum')|list|length }}", "loop iterations and calls"),
     "macro-fan-out": ("{% macro m(n) %}{% if n %}{% set a = m(n-1) %}{% set b = m(n-1) %}{% endif %}{% endmacro %}{{ m(40) }}",
                       "more than 100,000 loop iterations and calls"),
 }
@@ -34,6 +35,13 @@ def test_unbounded_template(tmp_path, name):
     manifest = make_project(tmp_path, BASE.replace("schema: DATA_MODEL\n", f"schema: DATA_MODEL\n# {template}\n"))
     err, took = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
     assert f"deploy.yaml:4: " in err and message in err, err
+
+
+def test_a_value_reused_counts_its_full_size(tmp_path):
+    template = "{% set a %}{{ 'x' * 300000 }}{% endset %}{% for i in range(20000) %}{{ a }}{% endfor %}"
+    manifest = make_project(tmp_path, BASE + f'    comment: "{template}"\n')
+    err, _ = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
+    assert "deploy.yaml:13: the rendered manifest is larger than 1,000,000 characters" in err
 
 
 def test_deeply_nested_template_expression(tmp_path):
