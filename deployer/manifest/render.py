@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import jinja2
 from jinja2 import nodes
+from jinja2.visitor import NodeTransformer
 from jinja2.sandbox import SandboxedEnvironment
 
 MAX_WORK = 100_000  # loop iterations plus calls in one render
@@ -155,17 +156,46 @@ def _bounded_filter(name: str, func: Any) -> Any:
         # strings to repeat) are bounded.
         first = 1 if getattr(func, "jinja_pass_arg", None) is None else 2
         value = args[first - 1] if len(args) >= first else None
-        rendering.step(max(1, len(value)) if isinstance(value, (list, tuple, dict, range)) else 1)
+        rendering.step(_weight(value))
         if name in _SIZE_FILTERS:
             for arg in (*args[first - 1:], *kwargs.values()):
                 _check_number(arg)
         if name in ("replace", "join") and len(args) > first:
-            _check_product(args[first - 1], max((len(a) for a in args[first:] if isinstance(a, str)), default=0))
+            _check_product(value, max((len(a) for a in args[first:] if isinstance(a, str)), default=0))
+        if name == "indent" and isinstance(value, str):
+            width = args[first] if len(args) > first else kwargs.get("width", 4)
+            _check_product(value.splitlines(), len(width) if isinstance(width, str) else width)
         return func(*args, **kwargs)
 
     if hasattr(func, "jinja_pass_arg"):  # Jinja passes the context or environment first
         run.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
     return run
+
+
+def _weight(value: Any) -> int:
+    """The work a filter does over `value`: its items, and the items of the collections in it.
+
+    Strings in it count towards the output bound instead: joining or summing them builds one.
+    """
+    if not isinstance(value, (list, tuple, dict, range)):
+        return 1
+    weight, chars = len(value), 0
+    for item in value:
+        if isinstance(item, (list, tuple, dict, range)):
+            weight += len(item)
+        elif isinstance(item, str):
+            chars += len(item)
+    if chars > MAX_OUTPUT:
+        raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
+    return max(1, weight)
+
+
+def _concat(*parts: Any) -> str:
+    """`a ~ b`: checked before the joined string is built."""
+    texts = [str(p) for p in parts]
+    if sum(map(len, texts)) > MAX_OUTPUT:
+        raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
+    return "".join(texts)
 
 
 def _check_product(value: Any, each: int) -> None:
@@ -178,13 +208,14 @@ def _check_product(value: Any, each: int) -> None:
 
 
 class _Env(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, **kwargs: Any):
         super().__init__(finalize=lambda value: _current.get().marker(value), **kwargs)
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
         del self.globals["lipsum"]  # generates text without bound, and a manifest has no use for it
         self.globals["_bounded_loop"] = _bounded_loop
+        self.globals["_concat"] = _concat
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -197,6 +228,12 @@ class _Env(SandboxedEnvironment):
             if isinstance(left, int) and isinstance(right, int) and \
                     abs(right) * max(abs(left), 1).bit_length() > MAX_POWER_BITS:
                 raise Refused(f"{left} ** {right} is too large a number")
+        elif operator == "+":
+            if isinstance(left, str) and isinstance(right, str) and len(left) + len(right) > MAX_OUTPUT:
+                raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
+            if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)) \
+                    and len(left) + len(right) > MAX_WORK:
+                raise Refused(f"the result would be longer than {MAX_WORK:,} items")
         elif operator == "%":
             _check_number(left)
         return super().call_binop(context, operator, left, right)
@@ -211,6 +248,19 @@ class _Env(SandboxedEnvironment):
         if getattr(value, "__name__", "") in ("format", "format_map"):
             _check_number(getattr(value, "__self__", None))  # the format string's widths
         return super().wrap_str_format(value)
+
+
+class _Bounds(NodeTransformer):
+    """Routes every loop's items and every `~` through the bounds, which Jinja offers no hook for."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = nodes.Call(nodes.Name("_bounded_loop", "load"), [node.iter], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Call(nodes.Name("_concat", "load"), node.nodes, [], None, None, lineno=node.lineno)
 
 
 def _bounded_loop(items: Any) -> Any:
@@ -238,10 +288,7 @@ def render(text: str, *, variables: Mapping[str, Any], target: Mapping[str, Any]
     token = _current.set(rendered)
     try:
         env = _LENIENT_ENV if lenient else _ENV
-        tree = env.parse(text)
-        for loop in tree.find_all(nodes.For):  # every loop's items pass through the work bound
-            loop.iter = nodes.Call(nodes.Name("_bounded_loop", "load"), [loop.iter], [], None, None)
-        template = env.from_string(tree)
+        template = env.from_string(_Bounds().visit(env.parse(text)))
         template.filename = TEMPLATE_NAME
         parts = []
         for part in template.generate(context):
