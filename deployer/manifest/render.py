@@ -157,6 +157,8 @@ def _bounded_filter(name: str, func: Any) -> Any:
         first = 1 if getattr(func, "jinja_pass_arg", None) is None else 2
         value = args[first - 1] if len(args) >= first else None
         rendering.step(_weight(value))
+        if name == "wordwrap" and isinstance(value, str):  # textwrap takes seconds on a long text
+            rendering.step(len(value))
         if name in _SIZE_FILTERS:
             for arg in (*args[first - 1:], *kwargs.values()):
                 _check_number(arg)

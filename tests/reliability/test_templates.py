@@ -31,6 +31,7 @@ TEMPLATES = {
     "join-big-items": ("{{ (['a' * 999999] * 99999)|join }}", "larger than 1,000,000 characters"),
     "sum-of-lists": ("{{ ([[1] * 99999] * 99999)|sum(start=[])|length }}", "loop iterations and calls"),
     "indent-lines": ("{{ ('a\\n' * 400000)|indent(1000) }}", "larger than 1,000,000 characters"),
+    "wordwrap-long": ("{{ ('a ' * 400000)|wordwrap(1) }}", "loop iterations and calls"),
     "macro-fan-out": ("{% macro m(n) %}{% if n %}{% set a = m(n-1) %}{% set b = m(n-1) %}{% endif %}{% endmacro %}{{ m(40) }}",
                       "more than 100,000 loop iterations and calls"),
 }
