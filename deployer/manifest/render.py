@@ -6,7 +6,8 @@ call work, output size, numbers and widths), so any template ends quickly.
 
 Every `{{ ... }}` is rendered as a marker, not as its text: the YAML is parsed
 with the markers in place and the values are put back into the parsed data
-(deployer.manifest.yamlpos), so a value is always data, never YAML.
+(deployer.manifest.yamlpos), so a value is always data, never YAML. The
+template's own text is YAML, and so is a macro's when printed as `{{ m(...) }}`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from jinja2 import nodes
 from jinja2.visitor import NodeTransformer
 from jinja2.sandbox import SandboxedEnvironment
 
-MAX_WORK = 100_000  # loop iterations plus calls in one render
+MAX_WORK = 50_000  # loop iterations plus calls in one render
 MAX_OUTPUT = 1_000_000  # characters of rendered text, values included
 MAX_NUMBER = 1_000_000  # largest count or width a call, filter or operator may be given
 MAX_POWER_BITS = 4096  # largest result of ** in bits
@@ -32,6 +33,7 @@ MAX_POWER_BITS = 4096  # largest result of ** in bits
 _SECRET_PARTS = re.compile(r"(^|_)(TOKEN|PASSWORD|PASSWD|PWD|PASS|PASSPHRASE|SECRET|KEY|APIKEY|"
                            r"CREDENTIALS?|AUTH|PRIVATE|COOKIE|SESSION)(_|$)")
 _BIG_WIDTH = re.compile(r"\d{7,}")  # a format width or precision of a million or more
+_MARKERS = re.compile("\ue000\\d+\ue001")  # see Rendered.marker
 
 
 def looks_secret(name: str) -> bool:
@@ -102,7 +104,7 @@ class Rendered:
 
     def __init__(self) -> None:
         self.text = ""
-        self.token = secrets.token_hex(4)
+        self.token = f"{secrets.randbelow(10**8):08d}"  # digits: unchanged by upper, lower, title
         self.values: list[tuple[Any, str]] = []  # (value, its text)
         self.lengths: list[int] = []  # each value's text with the markers in it expanded
         self.pattern = re.compile("\ue000" + self.token + r"(\d+)\ue001")
@@ -110,6 +112,8 @@ class Rendered:
         self.size = 0
 
     def marker(self, value: Any) -> str:
+        if type(value) is _Structure:  # a macro's text: YAML, its values already markers
+            return str(value)
         text = str(value)  # raises for an undefined value, as Jinja would
         length = len(text)
         if "\ue000" in text:  # a value holding markers (a {% set %} block, a macro) expands to their size
@@ -140,7 +144,11 @@ _current: contextvars.ContextVar[Rendered] = contextvars.ContextVar("rendering")
 def _check_number(value: Any) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
         raise Refused(f"{value} is too large here (at most {MAX_NUMBER:,})")
-    if isinstance(value, str) and _BIG_WIDTH.search(value) and ("%" in value or "{" in value):
+
+
+def _check_format(value: Any) -> None:
+    """A format string ('%...d', '{:...}') whose width or precision would build a huge string."""
+    if isinstance(value, str) and _BIG_WIDTH.search(_MARKERS.sub("", value)) and ("%" in value or "{" in value):
         raise Refused(f"a format width of {MAX_NUMBER:,} or more")
 
 
@@ -160,8 +168,10 @@ def _bounded_filter(name: str, func: Any) -> Any:
         if name == "wordwrap" and isinstance(value, str):  # textwrap takes seconds on a long text
             rendering.step(len(value))
         if name in _SIZE_FILTERS:
-            for arg in (*args[first - 1:], *kwargs.values()):
+            for arg in (*args[first:], *kwargs.values()):
                 _check_number(arg)
+        if name == "format":
+            _check_format(value)
         if name in ("replace", "join") and len(args) > first:
             _check_product(value, max((len(a) for a in args[first:] if isinstance(a, str)), default=0))
         if name == "indent" and isinstance(value, str):
@@ -218,6 +228,7 @@ class _Env(SandboxedEnvironment):
         del self.globals["lipsum"]  # generates text without bound, and a manifest has no use for it
         self.globals["_bounded_loop"] = _bounded_loop
         self.globals["_concat"] = _concat
+        self.globals["_Structure"] = _Structure
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -237,7 +248,7 @@ class _Env(SandboxedEnvironment):
                     and len(left) + len(right) > MAX_WORK:
                 raise Refused(f"the result would be longer than {MAX_WORK:,} items")
         elif operator == "%":
-            _check_number(left)
+            _check_format(left)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
@@ -248,12 +259,27 @@ class _Env(SandboxedEnvironment):
 
     def wrap_str_format(self, value: Any) -> Any:
         if getattr(value, "__name__", "") in ("format", "format_map"):
-            _check_number(getattr(value, "__self__", None))  # the format string's widths
+            _check_format(getattr(value, "__self__", None))
         return super().wrap_str_format(value)
 
 
+class _Structure(str):
+    """The text a macro printed directly as `{{ m(...) }}` returned."""
+
+
 class _Bounds(NodeTransformer):
-    """Routes every loop's items and every `~` through the bounds, which Jinja offers no hook for."""
+    """Routes every loop's items and every `~` through the bounds, which Jinja offers no hook for,
+    and marks `{{ m(...) }}` of the template's own macros as YAML text."""
+
+    def __init__(self, macros: set[str]):
+        self.macros = macros | {"caller"}
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        self.generic_visit(node)
+        node.nodes = [nodes.Call(nodes.Name("_Structure", "load"), [child], [], None, None, lineno=child.lineno)
+                      if isinstance(child, nodes.Call) and isinstance(child.node, nodes.Name)
+                      and child.node.name in self.macros else child for child in node.nodes]
+        return node
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -290,7 +316,8 @@ def render(text: str, *, variables: Mapping[str, Any], target: Mapping[str, Any]
     token = _current.set(rendered)
     try:
         env = _LENIENT_ENV if lenient else _ENV
-        template = env.from_string(_Bounds().visit(env.parse(text)))
+        tree = env.parse(text)
+        template = env.from_string(_Bounds({m.name for m in tree.find_all(nodes.Macro)}).visit(tree))
         template.filename = TEMPLATE_NAME
         parts = []
         for part in template.generate(context):

@@ -148,6 +148,7 @@ class _Builder:
                 value, text = rendered.values[int(whole.group(1))]
                 if not isinstance(value, str):
                     return copy.deepcopy(value)
+                text = rendered.expand(text)  # a {% set %} block's text holds markers of its own
                 tag = _constructor.resolve(yaml.ScalarNode, text, (True, False))
                 node = yaml.ScalarNode(tag, text, node.start_mark, node.end_mark)
             else:
