@@ -58,6 +58,7 @@ def parse(text: str, rendered=None) -> Parsed:
     """Parse `text`; `rendered` (a render.Rendered) holds the values of its template markers."""
     loader = yaml.SafeLoader(text)
     try:
+        _check_depth(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -74,6 +75,30 @@ def parse(text: str, rendered=None) -> Parsed:
     if node is not None:
         parsed.data = _Builder(parsed, rendered).build(node, ())
     return parsed
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+MAX_BRACKETS = 4 * MAX_DEPTH  # PyYAML's scanner is quadratic in open brackets: count them first
+
+
+def _check_depth(text: str) -> None:
+    """Stop at the first node nested too deeply, before composing (which recurses)."""
+    depth = 0
+    for m in _BRACKETS.finditer(text):  # brackets in quotes count too: a rough, cheap bound
+        depth = depth + 1 if m.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_BRACKETS:
+            line = text.count("\n", 0, m.start())
+            raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
+                                  line + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1)
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
+                                      event.start_mark.line + 1, event.start_mark.column + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _describe(exc: yaml.MarkedYAMLError, text: str) -> str:
