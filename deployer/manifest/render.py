@@ -1,8 +1,8 @@
 """Render a manifest's text with Jinja2 before it is parsed as YAML.
 
 Sandboxed (a manifest cannot reach Python internals), strict (an undefined
-variable is an error naming it, never an empty string) and bounded (loop and
-call work, output size, numbers and widths), so any template ends quickly.
+variable is an error naming it, never an empty string) and bounded
+(deployer.manifest.limits), so any template ends quickly.
 
 Every `{{ ... }}` is rendered as a marker, not as its text: the YAML is parsed
 with the markers in place and the values are put back into the parsed data
@@ -12,7 +12,6 @@ template's own text is YAML, and so is a macro's when printed as `{{ m(...) }}`.
 
 from __future__ import annotations
 
-import contextvars
 import os
 import re
 import secrets
@@ -24,16 +23,12 @@ from jinja2 import nodes
 from jinja2.visitor import NodeTransformer
 from jinja2.sandbox import SandboxedEnvironment
 
-MAX_WORK = 50_000  # loop iterations plus calls in one render
-MAX_OUTPUT = 1_000_000  # characters of rendered text, values included
-MAX_NUMBER = 1_000_000  # largest count or width a call, filter or operator may be given
-MAX_POWER_BITS = 4096  # largest result of ** in bits
+from deployer.manifest import limits
+from deployer.manifest.limits import Budget, Refused
 
 # Names whose values are secrets by convention; checked on the parts of the name.
 _SECRET_PARTS = re.compile(r"(^|_)(TOKEN|PASSWORD|PASSWD|PWD|PASS|PASSPHRASE|SECRET|KEY|APIKEY|"
                            r"CREDENTIALS?|AUTH|PRIVATE|COOKIE|SESSION)(_|$)")
-_BIG_WIDTH = re.compile(r"\d{7,}")  # a format width or precision of a million or more
-_MARKERS = re.compile("\ue000\\d+\ue001")  # see Rendered.marker
 
 
 def looks_secret(name: str) -> bool:
@@ -45,10 +40,6 @@ class RenderError(Exception):
     def __init__(self, message: str, line: int | None):
         super().__init__(message)
         self.message, self.line = message, line
-
-
-class Refused(jinja2.exceptions.SecurityError):
-    """Something a manifest may not do; its message is shown as it is."""
 
 
 class Scope(dict):
@@ -99,17 +90,16 @@ class _Lenient(jinja2.ChainableUndefined):
     __str__ = lambda self: ""  # noqa: E731
 
 
-class Rendered:
+class Rendered(Budget):
     """Rendered text with a marker per `{{ ... }}`, and the value of each marker."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.text = ""
         self.token = f"{secrets.randbelow(10**8):08d}"  # digits: unchanged by upper, lower, title
         self.values: list[tuple[Any, str]] = []  # (value, its text)
         self.lengths: list[int] = []  # each value's text with the markers in it expanded
         self.pattern = re.compile("\ue000" + self.token + r"(\d+)\ue001")
-        self.work = 0
-        self.size = 0
 
     def marker(self, value: Any) -> str:
         if type(value) is _Structure:  # a macro's text: YAML, its values already markers
@@ -123,143 +113,35 @@ class Rendered:
         self.lengths.append(length)
         return f"\ue000{self.token}{len(self.values) - 1}\ue001"
 
-    def grow(self, n: int) -> None:
-        self.size += n
-        if self.size > MAX_OUTPUT:
-            raise Refused(f"the rendered manifest is larger than {MAX_OUTPUT:,} characters")
-
-    def step(self, cost: int = 1) -> None:
-        self.work += cost
-        if self.work > MAX_WORK:
-            raise Refused(f"the template does more than {MAX_WORK:,} loop iterations and calls")
-
     def expand(self, text: str) -> str:
         """`text` with every marker replaced by its value's text."""
         return self.pattern.sub(lambda m: self.expand(self.values[int(m.group(1))][1]), text)
-
-
-_current: contextvars.ContextVar[Rendered] = contextvars.ContextVar("rendering")
-
-
-def _check_number(value: Any) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
-        raise Refused(f"{value} is too large here (at most {MAX_NUMBER:,})")
-
-
-def _check_format(value: Any) -> None:
-    """A format string ('%...d', '{:...}') whose width or precision would build a huge string."""
-    if isinstance(value, str) and _BIG_WIDTH.search(_MARKERS.sub("", value)) and ("%" in value or "{" in value):
-        raise Refused(f"a format width of {MAX_NUMBER:,} or more")
-
-
-# Filters whose options set the size of what they return.
-_SIZE_FILTERS = {"center", "indent", "wordwrap", "truncate", "batch", "slice", "format"}
-
-
-def _bounded_filter(name: str, func: Any) -> Any:
-    def run(*args: Any, **kwargs: Any) -> Any:
-        rendering = _current.get()
-        # The value (args[0], or args[1] after a context or environment) may be any size, but a
-        # filter over a collection works through all of it; the options (counts, widths,
-        # strings to repeat) are bounded.
-        first = 1 if getattr(func, "jinja_pass_arg", None) is None else 2
-        value = args[first - 1] if len(args) >= first else None
-        rendering.step(_weight(value))
-        if name == "wordwrap" and isinstance(value, str):  # textwrap takes seconds on a long text
-            rendering.step(len(value))
-        if name in _SIZE_FILTERS:
-            for arg in (*args[first:], *kwargs.values()):
-                _check_number(arg)
-        if name == "format":
-            _check_format(value)
-        if name in ("replace", "join") and len(args) > first:
-            _check_product(value, max((len(a) for a in args[first:] if isinstance(a, str)), default=0))
-        if name == "indent" and isinstance(value, str):
-            width = args[first] if len(args) > first else kwargs.get("width", 4)
-            _check_product(value.splitlines(), len(width) if isinstance(width, str) else width)
-        return func(*args, **kwargs)
-
-    if hasattr(func, "jinja_pass_arg"):  # Jinja passes the context or environment first
-        run.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
-    return run
-
-
-def _weight(value: Any) -> int:
-    """The work a filter does over `value`: its items, and the items of the collections in it.
-
-    Strings in it count towards the output bound instead: joining or summing them builds one.
-    """
-    if not isinstance(value, (list, tuple, dict, range)):
-        return 1
-    weight, chars = len(value), 0
-    for item in value:
-        if isinstance(item, (list, tuple, dict, range)):
-            weight += len(item)
-        elif isinstance(item, str):
-            chars += len(item)
-    if chars > MAX_OUTPUT:
-        raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
-    return max(1, weight)
-
-
-def _concat(*parts: Any) -> str:
-    """`a ~ b`: checked before the joined string is built."""
-    texts = [str(p) for p in parts]
-    if sum(map(len, texts)) > MAX_OUTPUT:
-        raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
-    return "".join(texts)
-
-
-def _check_product(value: Any, each: int) -> None:
-    try:
-        count = len(value) + 1
-    except TypeError:
-        return
-    if count * each > MAX_OUTPUT:
-        raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
 
 
 class _Env(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, **kwargs: Any):
-        super().__init__(finalize=lambda value: _current.get().marker(value), **kwargs)
-        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        super().__init__(finalize=lambda value: limits.current.get().marker(value), **kwargs)
+        self.filters = {name: limits.bounded_filter(name, f) for name, f in self.filters.items()}
         del self.globals["lipsum"]  # generates text without bound, and a manifest has no use for it
-        self.globals["_bounded_loop"] = _bounded_loop
-        self.globals["_concat"] = _concat
+        self.globals["_bounded_loop"] = limits.bounded_loop
+        self.globals["_concat"] = limits.concat
         self.globals["_Structure"] = _Structure
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, str) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
-                    raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
-                if isinstance(seq, (list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_WORK:
-                    raise Refused(f"the result would be longer than {MAX_WORK:,} items")
-        elif operator == "**":
-            if isinstance(left, int) and isinstance(right, int) and \
-                    abs(right) * max(abs(left), 1).bit_length() > MAX_POWER_BITS:
-                raise Refused(f"{left} ** {right} is too large a number")
-        elif operator == "+":
-            if isinstance(left, str) and isinstance(right, str) and len(left) + len(right) > MAX_OUTPUT:
-                raise Refused(f"the result would be larger than {MAX_OUTPUT:,} characters")
-            if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)) \
-                    and len(left) + len(right) > MAX_WORK:
-                raise Refused(f"the result would be longer than {MAX_WORK:,} items")
-        elif operator == "%":
-            _check_format(left)
+        limits.check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        _current.get().step()
+        limits.current.get().step()
         for arg in (*args, *kwargs.values()):
-            _check_number(arg)
+            limits.check_number(arg)
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
         if getattr(value, "__name__", "") in ("format", "format_map"):
-            _check_format(getattr(value, "__self__", None))
+            limits.check_format(getattr(value, "__self__", None))
         return super().wrap_str_format(value)
 
 
@@ -291,13 +173,6 @@ class _Bounds(NodeTransformer):
         return nodes.Call(nodes.Name("_concat", "load"), node.nodes, [], None, None, lineno=node.lineno)
 
 
-def _bounded_loop(items: Any) -> Any:
-    rendering = _current.get()
-    for item in items:
-        rendering.step()
-        yield item
-
-
 _ENV = _Env(undefined=_Undefined, keep_trailing_newline=True, autoescape=False)
 _LENIENT_ENV = _Env(undefined=_Lenient, keep_trailing_newline=True, autoescape=False)
 TEMPLATE_NAME = "<manifest>"
@@ -313,7 +188,7 @@ def render(text: str, *, variables: Mapping[str, Any], target: Mapping[str, Any]
         "target": Scope("target", target),
     }
     rendered = Rendered()
-    token = _current.set(rendered)
+    token = limits.current.set(rendered)
     try:
         env = _LENIENT_ENV if lenient else _ENV
         tree = env.parse(text)
@@ -341,7 +216,7 @@ def render(text: str, *, variables: Mapping[str, Any], target: Mapping[str, Any]
     except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, jinja2.TemplateError) as exc:
         raise RenderError(f"template error: {exc}", _template_line(exc)) from None
     finally:
-        _current.reset(token)
+        limits.current.reset(token)
 
 
 def _template_line(exc: BaseException) -> int | None:
