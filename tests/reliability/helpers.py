@@ -42,7 +42,7 @@ def make_project(tmp_path: Path, text: str = BASE) -> Path:
 
 
 def invoke(*args: str, env: dict | None = None):
-    """The CLI in process; asserts the rules every rejected input must follow."""
+    """The CLI in process, with `env` added to the environment."""
     result = CliRunner().invoke(cli, list(args), env=env)
     return result
 

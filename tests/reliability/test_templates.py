@@ -41,7 +41,7 @@ TEMPLATES = {
 def test_unbounded_template(tmp_path, name):
     template, message = TEMPLATES[name]
     manifest = make_project(tmp_path, BASE.replace("schema: DATA_MODEL\n", f"schema: DATA_MODEL\n# {template}\n"))
-    err, took = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
+    err, _ = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
     assert f"deploy.yaml:4: " in err and message in err, err
 
 

@@ -25,7 +25,7 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 def test_yaml_alias_bomb(tmp_path):
     manifest = make_project(tmp_path, BASE + "vars:\n  bomb:\n    " + ALIAS_BOMB.replace("\n", "\n    ").rstrip() + "\n")
     assert len(ALIAS_BOMB) < 900
-    err, took = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
+    err, _ = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
     assert "deploy.yaml:" in err and "expands to more than 100,000 values (through YAML aliases?)" in err
     line = err.split(":")[1:3]
     assert all(part.isdigit() for part in line), err
