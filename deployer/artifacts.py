@@ -3,8 +3,9 @@
 A model's files land on the stage under `@STAGE/<MODEL>/<digest prefix>/<file name>`, so a new
 version sits beside the old one (never over it) and the function's IMPORTS change exactly when a
 file's bytes change. Folders (a Keras SavedModel, any directory) are shipped as a deterministic
-zip. Digests are cached by (path, size, mtime_ns, inode) so planning over unchanged gigabytes
-reads nothing.
+zip. Digests are cached by (path, size, mtime_ns, inode, ctime_ns) so planning over unchanged
+gigabytes reads nothing. Only regular files are read; a folder's symlinks are followed only to
+places inside it, never in a loop.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from .identifiers import qualified
 
 DIGEST_PREFIX = 12  # hex characters of the digest used in the stage path
 CHUNK = 1 << 20
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: keys include ctime_ns
+MAX_FOLDER_ENTRIES = 100_000
+SHOWN_MEMBERS = 5  # top-level names of a zip shown in the plan
 
 # Names that are safe inside a quoted stage path, an IMPORTS literal and a Python import folder.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
@@ -41,6 +44,14 @@ class ArtifactError(DeployerError):
     """A model file that cannot be shipped as it is."""
 
 
+class FolderError(ArtifactError):
+    """An entry of a folder artifact that cannot be shipped; `reason` names it relative to the folder."""
+
+    def __init__(self, folder: Path, reason: str):
+        super().__init__(f"{folder}: {reason}")
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class StagedFile:
     """One file a function imports."""
@@ -52,6 +63,16 @@ class StagedFile:
     size: int  # bytes uploaded
     stage_dir: str  # "@DB.SCHEMA.STAGE/MODEL/<digest prefix>"
     local_path: Path  # the file to PUT (for a folder: its deterministic zip)
+    members: tuple[str, ...] = ()  # for a folder: the files in its zip
+
+    @property
+    def contents(self) -> str:
+        """' (zip of 5 files: saved_model.pb, variables/...)' for a folder, else ''."""
+        if not self.members:
+            return ""
+        top = list(dict.fromkeys(m.split("/", 1)[0] + ("/..." if "/" in m else "") for m in self.members))
+        shown = ", ".join(top[:SHOWN_MEMBERS]) + (", ..." if len(top) > SHOWN_MEMBERS else "")
+        return f" (zip of {len(self.members)} file{'s' if len(self.members) != 1 else ''}: {shown})"
 
     @property
     def stage_path(self) -> str:
@@ -98,7 +119,8 @@ class DigestCache:
 
     @staticmethod
     def _key(st: os.stat_result) -> list[int]:
-        return [st.st_size, st.st_mtime_ns, st.st_ino]
+        # ctime too: an in-place rewrite of the same size can keep (or restore) mtime.
+        return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
     def lookup(self, name: str, key: list) -> str | None:
         entry = self._entries.get(name)
@@ -114,6 +136,8 @@ class DigestCache:
         """(hex sha256, size) of a file, read only when its stat key changed."""
         path = Path(os.path.abspath(path))
         st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would never end
+            raise ArtifactError(f"{path}: not a regular file")
         key = self._key(st)
         cached = self.lookup(str(path), key)
         if cached is not None:
@@ -145,17 +169,50 @@ def cache_dir(state: DesiredState) -> Path:
 
 
 def _walk(folder: Path) -> list[tuple[str, Path]]:
-    """Every entry under `folder` as (posix relative path, path), sorted; dirs end with '/'."""
+    """Every entry under `folder` as (posix relative path, real path), sorted; dirs end with '/'.
+
+    Raises FolderError for a symlink leading outside the folder, a dangling symlink, a loop,
+    anything but regular files and folders, or more than MAX_FOLDER_ENTRIES entries.
+    """
+    top = Path(os.path.realpath(folder))
     entries: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        rel_dir = Path(dirpath).relative_to(folder).as_posix()
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for d in dirnames:
-            entries.append((prefix + d + "/", Path(dirpath, d)))
-        for f in filenames:
-            entries.append((prefix + f, Path(dirpath, f)))
+    pending = [(top, "", (top,))]  # (real folder, its relative prefix, real folders above it)
+    while pending:
+        real_dir, prefix, above = pending.pop()
+        try:
+            names = sorted(os.listdir(real_dir))
+        except OSError as exc:
+            raise FolderError(folder, f"{prefix or '.'}: cannot read: {exc.strerror}") from None
+        for name in names:
+            rel, here = prefix + name, real_dir / name
+            real = Path(os.path.realpath(here))
+            try:
+                st = os.stat(here)
+            except OSError as exc:
+                if not here.is_symlink():
+                    raise FolderError(folder, f"{rel}: cannot read: {exc.strerror}") from None
+                raise FolderError(folder, f"{rel} is a symlink to {os.readlink(here)!r}, which does not resolve "
+                                          "(missing, or a loop)") from None
+            if here.is_symlink() and not real.is_relative_to(top):
+                raise FolderError(folder, f"{rel} is a symlink leading outside the folder (to {real})")
+            if stat.S_ISDIR(st.st_mode):
+                if real in above:
+                    raise FolderError(folder, f"{rel} is a symlink loop (back to {real})")
+                entries.append((rel + "/", real))
+                pending.append((real, rel + "/", above + (real,)))
+            elif stat.S_ISREG(st.st_mode):
+                entries.append((rel, real))
+            else:
+                raise FolderError(folder, f"{rel} is not a regular file (a FIFO, socket or device)")
+            if len(entries) > MAX_FOLDER_ENTRIES:
+                raise FolderError(folder, f"more than {MAX_FOLDER_ENTRIES:,} entries (through symlinks?)")
     entries.sort(key=lambda e: e[0])
     return entries
+
+
+def folder_members(folder: Path) -> tuple[str, ...]:
+    """The files a folder's zip holds, as relative posix paths, sorted."""
+    return tuple(rel for rel, _ in _walk(folder) if not rel.endswith("/"))
 
 
 def write_deterministic_zip(folder: Path, out) -> None:
@@ -274,8 +331,10 @@ def model_files(
         if not source.exists():
             raise ArtifactError(f"{source}: {role} file not found")
         file_name = staged_name(source)
+        members: tuple[str, ...] = ()
         if source.is_dir():
             local, digest, size = folder_zip(source, zip_dir, cache)
+            members = folder_members(source)
         else:
             digest, size = cache.file_digest(source)
             local = Path(os.path.abspath(source))
@@ -295,6 +354,7 @@ def model_files(
             size=size,
             stage_dir=f"{root}/{model.name}/{digest[:DIGEST_PREFIX]}",
             local_path=local,
+            members=members,
         )
         seen[file_name] = staged
         files.append(staged)

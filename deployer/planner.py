@@ -121,7 +121,7 @@ def _file_changes(state: DesiredState, wanted: dict[str, tuple], live: LiveState
         elif path in live.files:
             changes.append(Change("file", name, ("no-op",)))
         else:
-            changes.append(Change("file", name, ("create",), (f"{_rel(state, staged.source)}: not on the stage",),
+            changes.append(Change("file", name, ("create",), (f"{_rel(state, staged.source)}: not on the stage{staged.contents}",),
                                   (PutFile(staged.local_path, staged.stage_dir),)))
     return changes
 

@@ -6,20 +6,31 @@ once. They are defensive about shape, since schema errors are reported too.
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
-from deployer import identifiers, packages
+from deployer import artifacts, identifiers, packages
 from deployer.desired import CANDIDATE_SUFFIX, SIGNATURE_TYPES, SUPPORTED_RUNTIMES
 
 KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 SKLEARN_SUFFIXES = (".joblib", ".pkl", ".pickle", ".sav", ".ct")
 
 Found = Iterator[tuple[tuple, str]]
+SHOWN_VALUE = 60  # characters of a value echoed in a message
 
 
-def check(data: dict[str, Any], root: Path) -> Found:
+def shown(value: Any) -> str:
+    """repr(value), cut to a bounded excerpt."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_VALUE else text[:SHOWN_VALUE] + f"... ({len(text):,} characters)"
+
+
+def check(data: dict[str, Any], root: Path, allowed: list[Path] | None = None) -> Found:
+    root = Path(os.path.realpath(root))
+    places = (root, *(allowed or ()))
     for key in ("database", "schema"):
         yield from _identifier(data.get(key), (key,))
     stage = data.get("stage")
@@ -38,10 +49,10 @@ def check(data: dict[str, Any], root: Path) -> Found:
                 elif "path" in target:
                     yield ("targets", name, "path"), "path applies to local targets only"
     defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
-    yield from _defaults(defaults, root)
+    yield from _defaults(defaults, places)
     models = data.get("models")
     if isinstance(models, list):
-        yield from _models(models, root)
+        yield from _models(models, places)
 
 
 def check_target(data: dict[str, Any], name: str, from_cli: bool) -> Found:
@@ -66,13 +77,13 @@ def _identifier(value: Any, path: tuple) -> Found:
             yield path, str(exc)
 
 
-def _defaults(defaults: dict[str, Any], root: Path) -> Found:
+def _defaults(defaults: dict[str, Any], places: tuple) -> Found:
     yield from _runtime(defaults.get("runtime_version"), ("defaults", "runtime_version"))
     yield from _packages(defaults.get("packages"), ("defaults", "packages"))
-    yield from _files(defaults.get("imports"), root, ("defaults", "imports"))
+    yield from _files(defaults.get("imports"), places, ("defaults", "imports"))
 
 
-def _models(models: list[Any], root: Path) -> Found:
+def _models(models: list[Any], places: tuple) -> Found:
     seen_names: dict[str, int] = {}
     seen_signatures: dict[tuple, int] = {}
     for i, model in enumerate(models):
@@ -99,13 +110,13 @@ def _models(models: list[Any], root: Path) -> Found:
                                              f"{signature[0]}({', '.join(signature[1])})")
                 elif signature:
                     seen_signatures[signature] = i
-        yield from _artifact(model, root, path)
+        yield from _artifact(model, places, path)
         for kind in ("preprocess", "postprocess"):
             steps = model.get(kind)
             for j, step in enumerate(steps if isinstance(steps, list) else []):
                 if isinstance(step, dict) and isinstance(step.get("artifact"), str):
-                    yield from _file(step["artifact"], root, path + (kind, j, "artifact"))
-        yield from _files(model.get("imports"), root, path + ("imports",))
+                    yield from _file(step["artifact"], places, path + (kind, j, "artifact"))
+        yield from _files(model.get("imports"), places, path + ("imports",))
         yield from _runtime(model.get("runtime_version"), path + ("runtime_version",))
         yield from _packages(model.get("packages"), path + ("packages",))
         output = model.get("output") if isinstance(model.get("output"), dict) else {}
@@ -138,54 +149,70 @@ def _features(features: list[Any], path: tuple):
     return names
 
 
-def _artifact(model: dict[str, Any], root: Path, path: tuple) -> Found:
+def _place(rel: str, places: tuple, path: tuple) -> tuple[Path | None, list]:
+    """The real path of `rel` when it may be shipped: inside the manifest's folder (places[0]) or an
+    allow_paths entry, existing, and a regular file or folder; else (None, [problem])."""
+    full = places[0] / rel
+    real = Path(os.path.realpath(full))
+    if not any(real == p or real.is_relative_to(p) for p in places):
+        return None, [(path, f"{shown(rel)} is outside the manifest's folder (resolves to {shown(str(real))}); "
+                             "files shipped to the stage must be inside it, or under an allow_paths: entry")]
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None, [(path, f"{shown(rel)} does not exist (looked for {shown(str(full))[1:-1]})")]
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        return None, [(path, f"{shown(rel)} is not a regular file (a FIFO, socket or device cannot be shipped)")]
+    if not os.access(real, os.R_OK):
+        return None, [(path, f"{shown(rel)} is not readable")]
+    return real, []
+
+
+def _artifact(model: dict[str, Any], places: tuple, path: tuple) -> Found:
     artifact, framework = model.get("artifact"), model.get("framework")
     if not isinstance(artifact, str) or not artifact:
         return
     apath = path + ("artifact",)
-    full = root / artifact
-    if not full.exists():
-        yield apath, f"'{artifact}' does not exist (looked for {full})"
+    full, problems = _place(artifact, places, apath)
+    yield from problems
+    if full is None:
         return
-    suffix = full.suffix.lower()
+    suffix = Path(artifact).suffix.lower()
     if framework == "keras":
         if full.is_dir():
             if not (full / "saved_model.pb").is_file():
-                yield apath, f"'{artifact}' is a folder but not a SavedModel (no saved_model.pb in it)"
+                yield apath, f"{shown(artifact)} is a folder but not a SavedModel (no saved_model.pb in it)"
+            else:
+                yield from _folder(full, artifact, apath)
         elif suffix not in KERAS_SUFFIXES:
-            yield apath, (f"'{artifact}' does not fit framework keras "
+            yield apath, (f"{shown(artifact)} does not fit framework keras "
                           f"(expected .h5, .keras or a SavedModel folder; "
-                          f"{'.joblib/pickle files are framework sklearn' if suffix in SKLEARN_SUFFIXES else 'got ' + (suffix or 'no suffix')})")
-        else:
-            yield from _readable(full, artifact, apath)
+                          f"{'.joblib/pickle files are framework sklearn' if suffix in SKLEARN_SUFFIXES else 'got ' + (shown(suffix) if suffix else 'no suffix')})")
     elif framework == "sklearn":
         if full.is_dir():
-            yield apath, f"'{artifact}' is a folder; framework sklearn needs a joblib or pickle file"
+            yield apath, f"{shown(artifact)} is a folder; framework sklearn needs a joblib or pickle file"
         elif suffix in KERAS_SUFFIXES:
-            yield apath, f"'{artifact}' does not fit framework sklearn ({suffix} files are framework keras)"
-        else:
-            yield from _readable(full, artifact, apath)
+            yield apath, f"{shown(artifact)} does not fit framework sklearn ({suffix} files are framework keras)"
 
 
-def _file(rel: str, root: Path, path: tuple) -> Found:
-    full = root / rel
-    if not full.exists():
-        yield path, f"'{rel}' does not exist (looked for {full})"
-    elif full.is_dir():
-        yield path, f"'{rel}' is a folder; a file is required here"
-    else:
-        yield from _readable(full, rel, path)
+def _folder(full: Path, rel: str, path: tuple) -> Found:
+    try:
+        artifacts.folder_members(full)
+    except artifacts.FolderError as exc:
+        yield path, f"{shown(rel)}: {exc.reason}"
 
 
-def _readable(full: Path, rel: str, path: tuple) -> Found:
-    if not os.access(full, os.R_OK):
-        yield path, f"'{rel}' is not readable"
+def _file(rel: str, places: tuple, path: tuple) -> Found:
+    full, problems = _place(rel, places, path)
+    yield from problems
+    if full is not None and full.is_dir():
+        yield path, f"{shown(rel)} is a folder; a file is required here"
 
 
-def _files(values: Any, root: Path, path: tuple) -> Found:
+def _files(values: Any, places: tuple, path: tuple) -> Found:
     for j, rel in enumerate(values if isinstance(values, list) else []):
         if isinstance(rel, str) and rel:
-            yield from _file(rel, root, path + (j,))
+            yield from _file(rel, places, path + (j,))
 
 
 def _runtime(value: Any, path: tuple) -> Found:
@@ -193,9 +220,9 @@ def _runtime(value: Any, path: tuple) -> Found:
         return
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         yield path, (f"runtime_version must be a quoted string such as \"3.11\" "
-                     f"(unquoted, {value!r} is read as a number)")
+                     f"(unquoted, {shown(value)} is read as a number)")
     elif isinstance(value, str) and value not in SUPPORTED_RUNTIMES:
-        yield path, f"runtime_version {value!r} is not supported (supported: {', '.join(SUPPORTED_RUNTIMES)})"
+        yield path, f"runtime_version {shown(value)} is not supported (supported: {', '.join(SUPPORTED_RUNTIMES)})"
 
 
 def _packages(values: Any, path: tuple) -> Found:
@@ -249,9 +276,14 @@ def _tests(tests: Any, features: dict[str, str], output_type: Any, path: tuple) 
                 kind = features.get(name)
                 if kind and not _fits(value, kind):
                     yield tpath + ("input", key), (
-                        f"{value!r} does not fit feature {name} of type {kind} (expected {_VALUE_KINDS[kind][1]})")
+                        f"{shown(value)} does not fit feature {name} of type {kind} (expected {_VALUE_KINDS[kind][1]})")
         if "expect" in test and isinstance(output_type, str) and not _fits(test["expect"], output_type):
-            yield tpath + ("expect",), (f"{test['expect']!r} does not fit the output type {output_type} "
+            yield tpath + ("expect",), (f"{shown(test['expect'])} does not fit the output type {output_type} "
                                         f"(expected {_VALUE_KINDS[output_type][1]})")
+        for key in ("expect", "tolerance"):
+            value = test.get(key)
+            if isinstance(value, float) and (math.isnan(value) or (key == "tolerance" and math.isinf(value))):
+                yield tpath + (key,), (f"{key} must be a finite number, not {shown(value)} "
+                                       "(a test against it could never fail, or never pass)")
         if test.get("tolerance") is not None and output_type in ("string", "boolean"):
             yield tpath + ("tolerance",), f"a tolerance only applies to numeric outputs, not {output_type}"

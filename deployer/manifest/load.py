@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 from typing import Any, Mapping
-
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from deployer import identifiers, packages
 from deployer.desired import DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredState, Feature, Model, SmokeTest, Step, Target
@@ -16,6 +15,8 @@ from deployer.manifest import checks, render as render_mod, schema, yamlpos
 
 DEFAULT_FILE = "deploy.yaml"
 DEFAULT_LOCAL_PATH = ".deployer/local"
+MAX_FILE = 1_000_000  # bytes of manifest
+MAX_MESSAGE = 300  # characters of one problem's message
 
 
 def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
@@ -39,12 +40,16 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     variables = dict(prelude.get("vars") or {}) if isinstance(prelude.get("vars"), dict) else {}
     variables.update(overrides or {})
 
+    allow_env = [n for n in prelude.get("allow_env") or [] if isinstance(n, str)] \
+        if isinstance(prelude.get("allow_env"), list) else []
+
     try:
-        rendered = render_mod.render(text, variables=variables, target=target_scope, environ=environ)
+        rendered = render_mod.render(text, variables=variables, target=target_scope, environ=environ,
+                                     allow_env=allow_env)
     except render_mod.RenderError as exc:
         raise ManifestError([Problem(shown, exc.line, None, "", exc.message)]) from None
     try:
-        parsed = yamlpos.parse(rendered)
+        parsed = yamlpos.parse(rendered.text, rendered)
     except yamlpos.YAMLSyntaxError as exc:
         raise ManifestError([Problem(shown, exc.line, exc.col, "", exc.message)]) from None
     data = parsed.data
@@ -58,15 +63,16 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
 
     def add(where: tuple, message: str, key: str | None = None) -> None:
         line, col = parsed.key_where(where, key) if key else parsed.where(where)
-        shown_path = yamlpos.format_path(where + ((key,) if key else ()))
-        problems.append(Problem(shown, line, col, shown_path, message))
+        shown_path = _excerpt(yamlpos.format_path(where + ((key,) if key else ())))
+        problems.append(Problem(shown, line, col, shown_path, _excerpt(message)))
 
     for where, key, line, col in parsed.duplicates:
-        problems.append(Problem(shown, line, col, yamlpos.format_path(where + (key,)), f"duplicate key '{key}'"))
+        problems.append(Problem(shown, line, col, _excerpt(yamlpos.format_path(where + (key,))),
+                                _excerpt(f"duplicate key '{key}'")))
     for where, message, key in schema.errors(data):
         add(where, message, key)
     root = path.parent
-    for where, message in checks.check(data, root):
+    for where, message in checks.check(data, root, _allowed_paths(data, root)):
         add(where, message)
     for where, message in checks.check_target(data, target_name, from_cli=target is not None):
         if target is None:
@@ -84,9 +90,14 @@ def _read(path: Path, shown: str) -> str:
     if path.is_dir():
         raise DeployerError(f"{shown}: is a folder, not a manifest file")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # a FIFO or device never ends
+                raise DeployerError(f"{shown}: not a regular file (a YAML manifest was expected)")
+            raw = fh.read(MAX_FILE + 1)
     except OSError as exc:
         raise DeployerError(f"{shown}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE:
+        raise ManifestError([Problem(shown, None, None, "", f"larger than {MAX_FILE:,} bytes; a manifest is small")])
     if b"\x00" in raw:
         raise ManifestError([Problem(shown, None, None, "", "not a text file (a YAML manifest was expected)")])
     try:
@@ -96,20 +107,24 @@ def _read(path: Path, shown: str) -> str:
         raise ManifestError([Problem(shown, line, None, "", "not valid UTF-8 text (a YAML manifest was expected)")]) from None
 
 
-class _Lenient(jinja2.ChainableUndefined):
-    __str__ = lambda self: ""  # noqa: E731
-
-
-_LENIENT = SandboxedEnvironment(undefined=_Lenient)
-
-
 def _prelude(text: str) -> dict[str, Any]:
-    """`vars`, `targets` and `default_target`, read before the real render needs them."""
+    """`vars`, `targets`, `default_target` and `allow_env`, read before the real render needs them."""
     try:
-        data = yamlpos.parse(_LENIENT.from_string(text).render(env={}, var={}, target={})).data
+        rendered = render_mod.render(text, variables={}, target={}, environ={}, lenient=True)
+        data = yamlpos.parse(rendered.text, rendered).data
     except Exception:  # any failure here is reported by the strict pass
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _allowed_paths(data: dict[str, Any], root: Path) -> list[Path]:
+    """The resolved `allow_paths:` entries: places outside the manifest's folder files may come from."""
+    values = data.get("allow_paths")
+    return [(root / p).resolve() for p in values if isinstance(p, str) and p] if isinstance(values, list) else []
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + f"... ({len(text):,} characters)"
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:

@@ -10,6 +10,8 @@ from typing import Any, Iterator
 
 import jsonschema
 
+_SHOWN = 60  # characters of a value echoed in a message
+
 _CANDIDATES = (
     Path(__file__).resolve().parent.parent / "schema" / "deploy.schema.json",
     Path(__file__).resolve().parents[2] / "schemas" / "deploy.schema.json",
@@ -61,7 +63,7 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[tuple, str, st
         return
     if kind == "enum":
         options = ", ".join(repr(v) for v in error.validator_value)
-        yield path, f"{error.instance!r} is not one of {options}", None
+        yield path, f"{_shown(error.instance)} is not one of {options}", None
         return
     if kind == "type":
         expected = error.validator_value
@@ -69,7 +71,7 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[tuple, str, st
         yield path, f"expected {_article(expected)}, got {_describe(error.instance)}", None
         return
     if kind == "const":
-        yield path, f"must be {error.validator_value!r}, got {error.instance!r}", None
+        yield path, f"must be {error.validator_value!r}, got {_shown(error.instance)}", None
         return
     if kind == "minItems":
         yield path, f"must list at least {error.validator_value} item(s)", None
@@ -78,12 +80,18 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[tuple, str, st
         yield path, "must not be empty", None
         return
     if kind == "minimum":
-        yield path, f"must be at least {error.validator_value}, got {error.instance!r}", None
+        yield path, f"must be at least {error.validator_value}, got {_shown(error.instance)}", None
         return
     if kind == "pattern":
-        yield path, f"{error.instance!r} is not a valid name (letters, digits and '_')", None
+        yield path, f"{_shown(error.instance)} is not a valid name (letters, digits and '_')", None
         return
-    yield path, error.message, None
+    # jsonschema's own message repeats the value whole: keep the first line, bounded.
+    yield path, _shown(error.message.split("\n", 1)[0], raw=True), None
+
+
+def _shown(value: Any, raw: bool = False) -> str:
+    text = value if raw else repr(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + f"... ({len(text):,} characters)"
 
 
 def _article(kind: str) -> str:
@@ -96,9 +104,9 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
+        return f"a number ({_shown(value)})"
     if isinstance(value, str):
-        return f"a string ({value!r})"
+        return f"a string ({_shown(value)})"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

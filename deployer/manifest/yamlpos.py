@@ -2,6 +2,10 @@
 
 Positions are keyed by the node's path (a tuple of keys and indexes), so a
 validation error on `models[0].features[1].type` can point at its line.
+Bounded: aliases cannot expand a small file into millions of values, nesting
+is limited, and only the plain YAML tags are accepted (an unknown tag is an
+error, not silently dropped). Template values (see deployer.manifest.render)
+are put back here, into scalars, so they are data and never YAML.
 """
 
 from __future__ import annotations
@@ -9,7 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import copy
+import re
+
 import yaml
+
+MAX_VALUES = 100_000  # values after expanding aliases
+MAX_DEPTH = 64  # nested mappings and lists
+
+_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
 
 Path_ = tuple  # a tuple of str keys and int indexes
 
@@ -42,19 +54,51 @@ class YAMLSyntaxError(Exception):
         self.message, self.line, self.col = message, line, col
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, rendered=None) -> Parsed:
+    """Parse `text`; `rendered` (a render.Rendered) holds the values of its template markers."""
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_depth(text)
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YAMLSyntaxError(_describe(exc, text), mark.line + 1 if mark else None,
                               mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:  # e.g. a reader error on control characters
         raise YAMLSyntaxError(f"not valid YAML: {exc}", None, None) from None
+    except RecursionError:
+        raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
+                              loader.line + 1, loader.column + 1) from None
+    finally:
+        loader.dispose()
     parsed = Parsed(data=None)
     if node is not None:
-        parsed.data = _build(node, (), parsed)
+        parsed.data = _Builder(parsed, rendered).build(node, ())
     return parsed
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+MAX_BRACKETS = 4 * MAX_DEPTH  # PyYAML's scanner is quadratic in open brackets: count them first
+
+
+def _check_depth(text: str) -> None:
+    """Stop at the first node nested too deeply, before composing (which recurses)."""
+    depth = 0
+    for m in _BRACKETS.finditer(text):  # brackets in quotes count too: a rough, cheap bound
+        depth = depth + 1 if m.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_BRACKETS:
+            line = text.count("\n", 0, m.start())
+            raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
+                                  line + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1)
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
+                                      event.start_mark.line + 1, event.start_mark.column + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _describe(exc: yaml.MarkedYAMLError, text: str) -> str:
@@ -69,31 +113,81 @@ _constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
 yaml.constructor.SafeConstructor.__init__(_constructor)
 
 
-def _build(node: yaml.Node, path: Path_, parsed: Parsed) -> Any:
-    parsed.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        _constructor.flatten_mapping(node)
+def _error(node: yaml.Node, message: str) -> YAMLSyntaxError:
+    return YAMLSyntaxError(message, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, parsed: Parsed, rendered) -> None:
+        self.parsed, self.rendered = parsed, rendered
+        self.count = 0
+        self.scalars: dict[int, Any] = {}  # id(node) -> value: an alias reuses the same object
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise _error(node, f"the manifest expands to more than {MAX_VALUES:,} values (through YAML aliases?)")
+        if len(path) > MAX_DEPTH:
+            raise _error(node, f"nested too deeply (at most {MAX_DEPTH} levels)")
+        if node.tag not in _TAGS and not (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:merge"):
+            raise _error(node, f"YAML tag {_short(node.tag)} is not supported")
+        self.parsed.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
+        try:
+            _constructor.flatten_mapping(node)
+        except yaml.constructor.ConstructorError as exc:
+            raise _error(node, f"YAML error: {exc.problem}") from None
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _constructor.construct_object(key_node, deep=True)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _error(key_node, "a mapping key must be a plain value")
+            key = self.scalar(key_node)
             if not isinstance(key, (str, int, float, bool)) or key is None:
-                raise YAMLSyntaxError("a mapping key must be a plain value",
-                                      key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                raise _error(key_node, "a mapping key must be a plain value")
             key = str(key) if not isinstance(key, str) else key
             kpos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in result:
-                parsed.duplicates.append((path, key) + kpos)
-            parsed.positions[path + (("<key>", key),)] = kpos
-            result[key] = _build(value_node, path + (key,), parsed)
+                self.parsed.duplicates.append((path, key) + kpos)
+            self.parsed.positions[path + (("<key>", key),)] = kpos
+            result[key] = self.build(value_node, path + (key,))
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), parsed) for i, item in enumerate(node.value)]
-    try:
-        return _constructor.construct_object(node, deep=True)
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        raise YAMLSyntaxError(f"YAML error: {exc.problem}", mark.line + 1 if mark else None,
-                              mark.column + 1 if mark else None) from None
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if id(node) not in self.scalars:
+            self.scalars[id(node)] = self._scalar(node)
+        return self.scalars[id(node)]
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag not in _TAGS:
+            raise _error(node, f"YAML tag {_short(node.tag)} is not supported")
+        rendered = self.rendered
+        if rendered is not None and "\ue000" in node.value:
+            whole = rendered.pattern.fullmatch(node.value)
+            if whole and node.style is None:  # a plain `key: {{ value }}`: the value keeps its type
+                value, text = rendered.values[int(whole.group(1))]
+                if not isinstance(value, str):
+                    return copy.deepcopy(value)
+                text = rendered.expand(text)  # a {% set %} block's text holds markers of its own
+                tag = _constructor.resolve(yaml.ScalarNode, text, (True, False))
+                node = yaml.ScalarNode(tag, text, node.start_mark, node.end_mark)
+            else:
+                node = yaml.ScalarNode(node.tag, rendered.expand(node.value), node.start_mark, node.end_mark)
+        try:
+            return _constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            raise _error(node, f"YAML error: {exc.problem}") from None
+        finally:
+            _constructor.constructed_objects.pop(node, None)  # the shared constructor keeps nothing
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 def format_path(path: Path_) -> str:

@@ -1,0 +1,64 @@
+"""YAML input is bounded: alias expansion (item 5), nesting (item 11), tags refused (item 14)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import BASE, invoke, make_project, rejected, rejected_in_time
+
+FAST = 5  # seconds: the bound a subprocess case must end within (they take well under 2 s)
+
+
+ALIAS_BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def test_yaml_alias_bomb(tmp_path):
+    manifest = make_project(tmp_path, BASE + "vars:\n  bomb:\n    " + ALIAS_BOMB.replace("\n", "\n    ").rstrip() + "\n")
+    assert len(ALIAS_BOMB) < 900
+    err, _ = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
+    assert "deploy.yaml:" in err and "expands to more than 100,000 values (through YAML aliases?)" in err
+    line = err.split(":")[1:3]
+    assert all(part.isdigit() for part in line), err
+
+
+@pytest.mark.parametrize("depth", [100, 5000])
+def test_deeply_nested_yaml(tmp_path, depth):
+    manifest = make_project(tmp_path, BASE + "vars:\n  deep: " + "[" * depth + "]" * depth + "\n")
+    err = rejected("validate", "-f", str(manifest), "--no-preflight")
+    assert "deploy.yaml:14:" in err and "nested too deeply (at most 64 levels)" in err
+
+
+@pytest.mark.parametrize("value, line_col, tag", [
+    ("!!python/object:os.system {}", "14:6", "!!python/object:os.system"),
+    ("!!python/name:os.system", "14:6", "!!python/name:os.system"),
+    ("!custom {a: 1}", "14:6", "!custom"),
+    ("[!env HOME]", "14:7", "!env"),
+    ("!!binary aGVsbG8=", "14:6", "!!binary"),
+])
+def test_yaml_tags_are_refused(tmp_path, value, line_col, tag):
+    manifest = make_project(tmp_path, BASE + f"vars:\n  x: {value}\n")
+    err = rejected("validate", "-f", str(manifest), "--no-preflight")
+    assert f"deploy.yaml:{line_col}: YAML tag {tag} is not supported" in err
+
+
+def test_standard_tags_still_work(tmp_path):
+    manifest = make_project(tmp_path, BASE + "    runtime_version: !!str 3.12\n")
+    result = invoke("validate", "-f", str(manifest), "--no-preflight")
+    assert result.exit_code == 0, result.output
+
+
+def test_deep_nesting_is_refused_in_time(tmp_path):
+    # PyYAML's scanner is quadratic in open flow brackets: 20,000 took minutes.
+    manifest = make_project(tmp_path, BASE + "vars:\n  deep: " + "[" * 20000 + "]" * 20000 + "\n")
+    err, _ = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
+    assert "deploy.yaml:14:" in err and "nested too deeply (at most 64 levels)" in err
