@@ -60,6 +60,11 @@ def _canonical(location: str) -> str:
         return location
 
 
+def out_of_sync(entries: list[dict[str, Any]]) -> bool:
+    """Anything drifted, missing, or deployed but no longer declared: `status --detailed-exitcode` exits 2."""
+    return any(e["drift"] or not e["deployed"] for e in entries)
+
+
 def as_text(state: DesiredState, entries: list[dict[str, Any]]) -> str:
     if not entries:
         return f"Nothing declared or deployed on target {state.target.name}."

@@ -192,7 +192,11 @@ def render_function(
     meta = {"spec": spec, "model": model.name, "manifest": state.manifest_path.name,
             "version": __version__, "files": {f.file_name: f.digest[:12] for f in files},
             "handler": short_hash(body), "packages": list(pkgs),
-            "runtime": model.runtime_version}
+            "runtime": model.runtime_version,
+            # Attribute-level plan reasons (deployer.planner): argument names, return type, batch size.
+            "args": [f.name for f in model.features], "returns": SQL_TYPES[model.output_type]}
+    if model.max_batch_size is not None:
+        meta["batch"] = model.max_batch_size
     if git_commit:
         meta["commit"] = git_commit
     comment = compose_comment(model.comment, meta)
