@@ -417,6 +417,75 @@ def status(load: Callable[[], Any], fmt: str, detailed_exitcode: bool, log_sql: 
 
 @cli.command()
 @manifest_options
+@click.argument("model", required=False)
+@click.option("--since", "since_text", default="1h", show_default=True, metavar="DURATION",
+              help="Only records newer than this: 30s, 15m, 1h, 2d, 1w.")
+@click.option("--level", default=None, metavar="LEVEL",
+              help="Only records at this severity or above: trace, debug, info, warn, error, fatal.")
+@click.option("--follow", is_flag=True, help="Keep printing new records until Ctrl-C.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="At most this many records per read.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@log_sql_option
+def logs(load: Callable[[], Any], model: str | None, since_text: str, level: str | None, follow: bool,
+         limit: int, fmt: str, log_sql: str | None) -> None:
+    """Log records and errors of each model's function (or MODEL's), from the target's event table."""
+    import json
+    import time
+
+    from deployer import console
+    from deployer import logs as lg
+
+    after = lg.since(lg.parse_since(since_text))
+    wanted_level = lg.parse_level(level) if level else None
+    state = load()
+    names = [_model_named(state, model).name] if model else [m.name for m in state.models]
+    color = console.color_enabled()
+
+    def show(records: list) -> None:
+        for record in records:
+            click.echo(json.dumps(record.to_json(), default=str) if fmt == "json" else lg.line(record, color))
+
+    with _open(state, "logs", log_sql) as session:
+        table = lg.event_table(session, state)
+        records = lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit)
+    show(records)
+    if not records and not follow:
+        click.echo(f"note: no records in {table} for {', '.join(names)} since {since_text} ago"
+                   + (f" at {wanted_level} or above" if wanted_level else "")
+                   + ("" if state.target.type == "local" else
+                      "; Snowflake records only what LOG_LEVEL lets through (log_level in the manifest) "
+                      "and ingests events within a minute or two"), err=True)
+    if records:
+        after = max(r.time for r in records)
+    try:
+        while follow:
+            time.sleep(2)
+            # The local engine is reopened for each read, so its lock never blocks other commands.
+            with _open(state, "logs", log_sql) as session:
+                records = lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit)
+            show(records)
+            if records:
+                after = max(r.time for r in records)
+    except KeyboardInterrupt:
+        return
+
+
+def _model_named(state: Any, name: str) -> Any:
+    from deployer import identifiers
+
+    try:
+        wanted = identifiers.normalize(name)
+    except identifiers.IdentifierError as exc:
+        raise DeployerError(f"MODEL: {exc}") from None
+    for m in state.models:
+        if m.name == wanted:
+            return m
+    raise DeployerError(f"no model named {name} (models: {', '.join(m.name for m in state.models)})")
+
+
+@cli.command()
+@manifest_options
 @click.option("--model", "model_name", help="Only this model (its SQL function name).")
 def render(load: Callable[[], Any], model_name: str | None) -> None:
     """Print the exact SQL and handler code that apply would send."""

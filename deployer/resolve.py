@@ -133,16 +133,11 @@ def changes(live: Iterable[str], rendered: Iterable[str]) -> list[str]:
         return out
 
     old, new = by_key(live), by_key(rendered)
-    added_removed, changed = [], []
-    for k in sorted(set(old) | set(new)):
-        before, after = old.get(k), new.get(k)
-        if before is None:
-            added_removed.append(f"+{after}")
-        elif after is None:
-            added_removed.append(f"-{before.name}")
-        elif before.constraint != after.constraint:
-            changed.append(f"packages {after.name} {_shown(before.constraint)} -> {_shown(after.constraint)}")
-    return ([f"packages {' '.join(added_removed)}"] if added_removed else []) + changed
+    added = [f"+{new[k]}" for k in sorted(set(new) - set(old))]
+    removed = [f"-{old[k].name}" for k in sorted(set(old) - set(new))]
+    changed = [f"packages {new[k].name} {_shown(old[k].constraint)} -> {_shown(new[k].constraint)}"
+               for k in sorted(set(old) & set(new)) if old[k].constraint != new[k].constraint]
+    return ([f"packages {' '.join(added + removed)}"] if added or removed else []) + changed
 
 
 def _shown(constraint: str) -> str:
