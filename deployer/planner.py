@@ -373,6 +373,8 @@ def _changed_parts(state: DesiredState, function: RenderedFunction, live: LiveFu
         reasons += package_changes(meta["packages"], function.packages)
     if meta.get("runtime") and meta["runtime"] != model.runtime_version:
         reasons.append(f"runtime {meta['runtime']} -> {model.runtime_version}")
+    if "args" in meta and meta.get("log_level") != model.log_level:
+        reasons.append(f"log_level {_unset(meta.get('log_level'))} -> {_unset(model.log_level)}")
     return reasons or ["definition changed (options of the CREATE FUNCTION statement)"]
 
 

@@ -304,3 +304,69 @@ def test_status_detailed_exitcode_after_a_hand_made_drift(tmp_path):
         f"PACKAGES = ({packages}) HANDLER = 'predict' AS $$\n{props['body']}\n# patched by hand\n$$")
     drifted = run("status", "--detailed-exitcode", expect=2)
     assert "DRIFTED" in drifted.stdout and "handler code changed outside deployer" in drifted.stdout
+
+
+def test_reason_log_level(tmp_path):
+    assert reasons_after(tmp_path, lambda m: replace(m, log_level="WARN")) == ["log_level unset -> WARN"]
+
+
+HELPERS = '''\
+import logging
+
+def double(frame):
+    logging.getLogger("helpers").warning("scoring %d rows", len(frame))
+    return frame * 2
+'''
+
+
+def test_logs_returns_what_a_handler_logged(tmp_path, monkeypatch):
+    """A Pipeline whose first step logs (through an imported helper) is deployed; logs reads it back."""
+    import json
+    import sys
+
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "helpers.py").write_text(HELPERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import helpers
+
+    x = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=float)
+    model = make_pipeline(FunctionTransformer(helpers.double), LinearRegression()).fit(x, x @ [1.0, 2.0])
+    joblib.dump(model, tmp_path / "models" / "model.joblib")
+    sys.modules.pop("helpers", None)
+    (tmp_path / "deploy.yaml").write_text(textwrap.dedent("""\
+        version: 1
+        database: ML
+        schema: DATA_MODEL
+        stage: MLOPS_STAGE
+        defaults: {log_level: warn}
+        models:
+          - name: predict
+            framework: sklearn
+            artifact: models/model.joblib
+            imports: [helpers.py]
+            features: [{name: FEATURE_1, type: float}, {name: FEATURE_2, type: float}]
+            output: {type: float}
+        """))
+
+    def run(*args, expect=0):
+        result = CliRunner().invoke(cli, [args[0], "-f", str(tmp_path / "deploy.yaml"), *args[1:]])
+        assert result.exit_code == expect, result.stdout + result.stderr
+        return result
+
+    shown = run("plan", "--no-preflight", "--format", "sql").stdout
+    assert "LOG_LEVEL = 'WARN'" in shown
+    run("apply", "--no-preflight", "--auto-approve")
+    run("sql", "SELECT predict(1, 2) AS y")
+    text = run("logs", "predict", "--since", "10m").stdout
+    assert "WARN  PREDICT: scoring 1 rows" in text
+    records = [json.loads(line) for line in run("logs", "--level", "warn", "--format", "json").stdout.splitlines()]
+    assert records and records[-1]["severity"] == "WARN" and records[-1]["function"].startswith("PREDICT(")
+    assert run("logs", "--level", "error").stdout == ""
+    assert "--since: expected a duration" in run("logs", "--since", "soon", expect=1).stderr
+    assert "no model named other" in run("logs", "other", expect=1).stderr

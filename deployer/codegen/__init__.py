@@ -155,6 +155,7 @@ def _function_sql(state, model, files, body, comment, pkgs) -> str:
         arguments=[f"{quote(f.name)} {f.sql_type}" for f in model.features],
         returns=SQL_TYPES[model.output_type],
         runtime_version=model.runtime_version,
+        log_level=model.log_level,
         comment=comment,
         imports=[f.stage_path for f in files],
         packages=pkgs,
@@ -197,6 +198,8 @@ def render_function(
             "args": [f.name for f in model.features], "returns": SQL_TYPES[model.output_type]}
     if model.max_batch_size is not None:
         meta["batch"] = model.max_batch_size
+    if model.log_level is not None:
+        meta["log_level"] = model.log_level
     if git_commit:
         meta["commit"] = git_commit
     comment = compose_comment(model.comment, meta)
