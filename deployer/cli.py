@@ -163,6 +163,61 @@ def validate(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool)
 
 
 @cli.command()
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path())
+@click.option("-f", "--file", "file", default="deploy.yaml", show_default=True, type=click.Path(dir_okay=False),
+              help="The manifest to write; never overwritten.")
+@click.option("--database", default="ML", show_default=True)
+@click.option("--schema", "schema_name", default="DATA_MODEL", show_default=True)
+@click.option("--stage", default="MLOPS_STAGE", show_default=True)
+@preflight_option
+def init(artifacts: tuple[str, ...], file: str, database: str, schema_name: str, stage: str,
+         no_preflight: bool, no_isolated_env: bool) -> None:
+    """Write a commented deploy.yaml from the ARTIFACTS (Keras, scikit-learn, MLflow), then validate it."""
+    from pathlib import Path
+
+    from deployer import console
+    from deployer import init as starter
+    from deployer.manifest.load import load_manifest
+    from deployer.manifest.schema import schema_text
+
+    target = Path(file)
+    if target.exists():
+        raise DeployerError(f"{file} exists; init never overwrites a manifest (pass -f NEW.yaml)")
+    isolation(no_isolated_env)
+    root = target.resolve().parent
+    steps = console.Steps()
+    found = []
+    for artifact in artifacts:
+        with steps.step(f"inspecting {artifact}"):
+            found.append(starter.inspect(Path(artifact), root))
+    names = [f.name for f in found]
+    if len(set(names)) != len(names):
+        raise DeployerError(f"two artifacts give the same function name ({', '.join(names)}); rename a file")
+    text = starter.manifest_text(found, database=database, schema=schema_name, stage=stage)
+    schema_path = root / starter.SCHEMA_FILE  # for the editor's completion (the file's first line)
+    schema_path.parent.mkdir(parents=True, exist_ok=True)
+    schema_path.write_text(schema_text(), encoding="utf-8")
+    try:
+        with open(target, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise DeployerError(f"{file}: cannot write: {exc.strerror}") from None
+    click.echo(f"{file}: written ({len(found)} model{'s' if len(found) != 1 else ''})")
+    for f in found:
+        click.echo(f"  {f.name}: {f.framework}, {len(f.features)} features -> {f.output}; "
+                   f"smoke test expects {f.expect!r}")
+    try:
+        state = load_manifest(str(target))
+        resolution = resolve_packages(state)
+        if not no_preflight:
+            run_preflight(state, resolution, steps)
+    except DeployerError as exc:
+        raise DeployerError(f"{file} was written but does not validate (edit it, then run deployer validate):\n"
+                            + str(exc)) from None
+    click.echo(f"{file}: valid; next: deployer plan")
+
+
+@cli.command()
 def schema() -> None:
     """Print the manifest's JSON Schema."""
     from deployer.manifest.schema import schema_text

@@ -370,3 +370,70 @@ def test_logs_returns_what_a_handler_logged(tmp_path, monkeypatch):
     assert run("logs", "--level", "error").stdout == ""
     assert "--since: expected a duration" in run("logs", "--since", "soon", expect=1).stderr
     assert "no model named other" in run("logs", "other", expect=1).stderr
+
+
+# --------------------------------------------------------------------------- init
+
+
+def test_init_on_a_sklearn_pipeline_validates_and_deploys(tmp_path, monkeypatch):
+    import joblib
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = pd.DataFrame({"area": [50.0, 80, 120, 60], "ROOMS": [1.0, 2, 3, 2], "CITY": ["paris", "lyon", "paris", "nice"]})
+    columns = ColumnTransformer([("num", StandardScaler(), ["area", "ROOMS"]),
+                                 ("cat", OneHotEncoder(handle_unknown="ignore"), ["CITY"])])
+    model = make_pipeline(columns, LinearRegression()).fit(frame, frame.area * 3 + frame.ROOMS)
+    (tmp_path / "models").mkdir()
+    joblib.dump(model, tmp_path / "models" / "price.joblib")
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(cli, ["init", "models/price.joblib"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "deploy.yaml: valid" in result.stdout
+    text = (tmp_path / "deploy.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=.deployer/deploy.schema.json\n")
+    assert (tmp_path / ".deployer" / "deploy.schema.json").is_file()
+    assert """- {name: '"area"', type: float}""" in text and "- {name: CITY, type: string}" in text
+    assert "output: {type: float}" in text and "packages: [scikit-learn]" in text
+    expected = float(model.predict(pd.DataFrame([[1.0, 1.0, "lyon"]], columns=["area", "ROOMS", "CITY"]))[0])
+    assert f"expect: {expected:.10g}"[:14] in text
+
+    applied = CliRunner().invoke(cli, ["apply", "--auto-approve"])
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert "Apply complete: 3 change(s)." in applied.stdout and "ok   PRICE(" in applied.stdout
+
+    again = CliRunner().invoke(cli, ["init", "models/price.joblib"])
+    assert again.exit_code == 1 and "never overwrites" in again.stderr
+    assert (tmp_path / "deploy.yaml").read_text() == text
+
+
+def test_init_refuses_what_it_does_not_know(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello")
+    result = CliRunner().invoke(cli, ["init", "notes.txt"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: notes.txt: not a model deployer knows")
+    assert not (tmp_path / "deploy.yaml").exists()
+
+
+@pytest.mark.slow
+def test_init_on_a_keras_file_validates_and_deploys(tmp_path, monkeypatch):
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+    model.layers[0].set_weights([np.array([[1.0], [2.0], [3.0]]), np.array([0.5])])
+    (tmp_path / "models").mkdir()
+    model.save(tmp_path / "models" / "model.h5")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["init", "models/model.h5"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    text = (tmp_path / "deploy.yaml").read_text()
+    assert "name: PREDICT" in text and "- {name: FEATURE_3, type: float}" in text
+    assert "input: {FEATURE_1: 1.0, FEATURE_2: 1.0, FEATURE_3: 1.0}" in text and "expect: 6.5" in text
+    applied = CliRunner().invoke(cli, ["apply", "--auto-approve", "--no-preflight"])
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert "ok   PREDICT(1.0, 1.0, 1.0) = 6.5" in applied.stdout
