@@ -437,3 +437,17 @@ def test_init_on_a_keras_file_validates_and_deploys(tmp_path, monkeypatch):
     applied = CliRunner().invoke(cli, ["apply", "--auto-approve", "--no-preflight"])
     assert applied.exit_code == 0, applied.stdout + applied.stderr
     assert "ok   PREDICT(1.0, 1.0, 1.0) = 6.5" in applied.stdout
+
+
+def test_pre_commit_hooks_run_real_commands():
+    import shlex
+
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"] for h in hooks} == {"deployer-validate", "deployer-validate-preflight"}
+    for hook in hooks:
+        program, *args = shlex.split(hook["entry"])
+        assert program == "deployer"
+        result = CliRunner().invoke(cli, [*args, "--help"])
+        assert result.exit_code == 0, result.stderr  # every option the hook passes exists
