@@ -315,6 +315,8 @@ import logging
 
 def double(frame):
     logging.getLogger("helpers").warning("scoring %d rows", len(frame))
+    if (frame > 1000).any().any():
+        raise ValueError("feature out of range")
     return frame * 2
 '''
 
@@ -368,6 +370,11 @@ def test_logs_returns_what_a_handler_logged(tmp_path, monkeypatch):
     records = [json.loads(line) for line in run("logs", "--level", "warn", "--format", "json").stdout.splitlines()]
     assert records and records[-1]["severity"] == "WARN" and records[-1]["function"].startswith("PREDICT(")
     assert run("logs", "--level", "error").stdout == ""
+    run("sql", "SELECT predict(5000, 2) AS y", expect=1)
+    errors = run("logs", "--level", "error").stdout.splitlines()
+    assert len(errors) == 1, errors
+    (error,) = errors
+    assert " ERROR PREDICT: " in error and error.endswith("ValueError: feature out of range")
     assert "--since: expected a duration" in run("logs", "--since", "soon", expect=1).stderr
     assert "no model named other" in run("logs", "other", expect=1).stderr
 

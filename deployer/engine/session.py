@@ -624,10 +624,16 @@ class LocalSession:
             with self._guard:
                 self._pending_events.extend(events.rows(info, records))
 
-        def on_error(exc):
+        level = (fn.log_level or self.log_level or "INFO").upper()
+
+        def on_error(exc, info=info, level=level):
             with self._guard:
-                if self._udf_error is None:
-                    self._udf_error = exc
+                if self._udf_error is not None:
+                    return  # one statement, one error: the first one fails it
+                self._udf_error = exc
+                # As Snowflake does, an unhandled exception is an ERROR record in the event table.
+                if level not in ("FATAL", "OFF"):
+                    self._pending_events.extend(events.rows(info, [events.error_record(str(exc))]))
 
         ret = sqltypes.duckdb_type(fn.returns)
         adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error)
