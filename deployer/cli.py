@@ -333,7 +333,8 @@ def _carry_out(session: Any, state: Any, the_plan: Any, verb: str, steps: Any = 
         line = f"    {result.describe()}"
         click.echo(console.style(line, "green" if result.passed else "bold red") if color else line)
 
-    return execute(session, the_plan, on_change=done, on_test=tested)
+    shown = console.ShowUploads(session, steps or console.Steps(), state.root, click.echo)
+    return execute(shown, the_plan, on_change=done, on_test=tested)
 
 
 SYMBOLS_TEXT = {("create",): "+", ("update",): "~", ("delete",): "-", ("delete", "create"): "-/+"}
@@ -465,7 +466,9 @@ def status(load: Callable[[], Any], fmt: str, detailed_exitcode: bool, log_sql: 
     state = load()
     with _open(state, "status", log_sql) as session:
         entries = collect(state, session)
-    click.echo(json.dumps(entries, indent=2) if fmt == "json" else as_text(state, entries))
+    from deployer import console
+
+    click.echo(json.dumps(entries, indent=2) if fmt == "json" else as_text(state, entries, console.color_enabled()))
     if detailed_exitcode and out_of_sync(entries):
         sys.exit(2)
 

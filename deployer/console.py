@@ -66,7 +66,8 @@ class Steps:
         self._status = None
 
     @contextmanager
-    def step(self, text: str) -> Iterator[None]:
+    def step(self, text: str, *, timed: bool = True) -> Iterator[None]:
+        """`timed=False`: a spinner only, for work already counted in an enclosing step."""
         started = time.perf_counter()
         if interactive() and self._status is None:
             self._status = _console(sys.stderr).status(text, spinner="dots")
@@ -76,14 +77,16 @@ class Steps:
             finally:
                 self._status.stop()
                 self._status = None
-                self.times.append((text, time.perf_counter() - started))
+                if timed:
+                    self.times.append((text, time.perf_counter() - started))
             return
         if self._status is not None:  # a step inside a step: the spinner says what runs now
             self._status.update(text)
         try:
             yield
         finally:
-            self.times.append((text, time.perf_counter() - started))
+            if timed:
+                self.times.append((text, time.perf_counter() - started))
 
     def update(self, text: str) -> None:
         """Say what the current step is doing now (`running preflight for PREDICT`)."""
@@ -103,3 +106,45 @@ class Steps:
 
 def seconds(value: float) -> str:
     return f"{value:.1f}s" if value < 60 else f"{int(value // 60)}m{int(value % 60):02d}s"
+
+
+LARGE_FILE = 1 << 20  # uploads from this size on get a spinner with their size, then their rate
+
+
+def size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+class ShowUploads:
+    """A session as the executor sees it, reporting each large PUT: its size while it runs,
+    then bytes, time and rate. Everything else goes straight to the session."""
+
+    def __init__(self, session, steps: Steps, root, echo):
+        self._session, self._steps, self._root, self._echo = session, steps, root, echo
+
+    def put(self, local_path, stage_dir, *, overwrite: bool = True):
+        from pathlib import Path
+
+        from deployer.plan import relative_path
+
+        path = Path(local_path)
+        try:
+            total = path.stat().st_size
+        except OSError:
+            total = 0
+        if total < LARGE_FILE:
+            return self._session.put(local_path, stage_dir, overwrite=overwrite)
+        shown = relative_path(path, self._root)
+        started = time.perf_counter()
+        with self._steps.step(f"uploading {shown} ({size(total)})", timed=False):
+            result = self._session.put(local_path, stage_dir, overwrite=overwrite)
+        took = max(time.perf_counter() - started, 1e-6)
+        self._echo(f"    uploaded {shown}: {size(total)} in {seconds(took)} ({size(total / took)}/s)")
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)

@@ -458,3 +458,36 @@ def test_pre_commit_hooks_run_real_commands():
         assert program == "deployer"
         result = CliRunner().invoke(cli, [*args, "--help"])
         assert result.exit_code == 0, result.stderr  # every option the hook passes exists
+
+
+def test_large_uploads_report_bytes_time_and_rate(tmp_path):
+    from deployer import console
+
+    sent, said = [], []
+
+    class Session:
+        def put(self, local_path, stage_dir, *, overwrite=True):
+            sent.append((local_path, stage_dir))
+            return "done"
+
+    (tmp_path / "models").mkdir()
+    big, small = tmp_path / "models" / "big.h5", tmp_path / "models" / "small.ct"
+    big.write_bytes(b"\0" * (3 * console.LARGE_FILE // 2))
+    small.write_bytes(b"x")
+    steps = console.Steps()
+    shown = console.ShowUploads(Session(), steps, tmp_path, said.append)
+    assert shown.put(big, "@S/A") == "done" and shown.put(small, "@S/B") == "done"
+    assert [s[1] for s in sent] == ["@S/A", "@S/B"]
+    (line,) = said
+    assert line.startswith("    uploaded models/big.h5: 1.5 MB in ") and line.endswith("/s)")
+    assert steps.times == []  # counted in the change's own time, not twice
+
+
+def test_steps_are_timed_without_a_terminal():
+    from deployer import console
+
+    steps = console.Steps()
+    with steps.step("reading the manifest"):
+        steps.update("still reading")
+    assert [name for name, _ in steps.times] == ["reading the manifest"]
+    assert steps.summary().startswith("reading the manifest 0.")
