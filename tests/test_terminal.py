@@ -491,3 +491,47 @@ def test_steps_are_timed_without_a_terminal():
         steps.update("still reading")
     assert [name for name, _ in steps.times] == ["reading the manifest"]
     assert steps.summary().startswith("reading the manifest 0.")
+
+
+def test_plan_verbose_diffs_the_handler_against_the_live_body(tmp_path):
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    (tmp_path / "models").mkdir()
+    x = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=float)
+    joblib.dump(LinearRegression().fit(x, x @ np.array([1.0, 2.0])), tmp_path / "models" / "model.joblib")
+    manifest = textwrap.dedent("""\
+        version: 1
+        database: ML
+        schema: DATA_MODEL
+        stage: MLOPS_STAGE
+        models:
+          - name: predict
+            framework: sklearn
+            artifact: models/model.joblib
+            features: [{name: FEATURE_1, type: float}, {name: FEATURE_2, type: float}]
+            output: {type: float}
+        """)
+    (tmp_path / "deploy.yaml").write_text(manifest)
+
+    def run(*args, expect=0):
+        result = CliRunner().invoke(cli, [args[0], "-f", str(tmp_path / "deploy.yaml"), *args[1:]])
+        assert result.exit_code == expect, result.stdout + result.stderr
+        return result
+
+    first = run("plan", "--no-preflight", "-v").stdout
+    assert "| PUT 'file://models/model.joblib' @ML.DATA_MODEL.MLOPS_STAGE/PREDICT/" in first
+    assert str(tmp_path) not in first
+    run("apply", "--no-preflight", "--auto-approve")
+    (tmp_path / "deploy.yaml").write_text(manifest.replace("    output: {type: float}\n",
+                                                           "    output: {type: float}\n    max_batch_size: 1000\n"))
+    shown = run("plan", "--no-preflight", "-v").stdout
+    assert "max_batch_size unset -> 1000" in shown and "handler code changed" not in shown
+    assert "--- live ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)" in shown and "+++ rendered from the manifest" in shown
+    assert "# ... handler," in shown  # the body itself is not dumped
+    assert any(line.strip().startswith("+") and "1000" in line for line in shown.splitlines())
+    markdown = run("plan", "--no-preflight", "--format", "markdown").stdout
+    assert "```diff\n--- live ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)" in markdown
+    assert "| `~` function `ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)` | updated in place | max_batch_size unset -> 1000 |" \
+        in markdown
