@@ -290,6 +290,12 @@ def plan(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, fmt
         sys.exit(2)
 
 
+def _color() -> bool:
+    from deployer import console
+
+    return console.color_enabled()
+
+
 def _write(path: str, text: str) -> None:
     try:
         with open(path, "w", encoding="utf-8") as fh:
@@ -399,7 +405,7 @@ def destroy(load: Callable[[], Any], auto_approve: bool, log_sql: str | None) ->
     with _open(state, "destroy", log_sql) as session, lock.held(session, state, "destroy"):
         the_plan, _, _ = make_plan(state, session, destroy=True)
         set_query_tag(session, state, "destroy", the_plan.state_fingerprint)
-        click.echo(planfmt.text(the_plan), nl=False)
+        click.echo(planfmt.text(the_plan, color=_color()), nl=False)
         if not the_plan.has_changes:
             return
         _confirm(auto_approve, f"destroy these objects on target {state.target.name}")
@@ -444,7 +450,7 @@ def rollback(load: Callable[[], Any], model: str, release_id: str | None, auto_a
         with lock.held(session, state, "rollback"):
             the_plan, release = rb.plan_rollback(state, session, model, release_id, candidates=not no_candidate)
             set_query_tag(session, state, "rollback", the_plan.state_fingerprint)
-            click.echo(planfmt.text(the_plan), nl=False)
+            click.echo(planfmt.text(the_plan, color=_color()), nl=False)
             _confirm(auto_approve, f"roll {release.model} back to release {release.id} on target {state.target.name}")
             _carry_out(session, state, the_plan, "rolled back")
     click.echo(f"Rollback complete: {release.model} is release {release.id} again. The manifest still declares "

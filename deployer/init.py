@@ -169,7 +169,7 @@ def _categorical_columns(model: Any) -> set[str]:
 def _sample_value(model: Any, feature: str, kind: str) -> Any:
     """A value the model accepts: 1.0 for numbers, a category the encoder knows for strings."""
     if kind != "string":
-        return 1.0
+        return {"int": 1, "boolean": True}.get(kind, 1.0)
     steps = getattr(model, "steps", None) or [(None, model)]
     for _, step in steps:
         for _, transformer, columns in getattr(step, "transformers_", []) or []:

@@ -535,3 +535,31 @@ def test_plan_verbose_diffs_the_handler_against_the_live_body(tmp_path):
     assert "```diff\n--- live ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)" in markdown
     assert "| `~` function `ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)` | updated in place | max_batch_size unset -> 1000 |" \
         in markdown
+
+
+def test_init_reads_an_mlflow_signature(tmp_path, monkeypatch):
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    folder = tmp_path / "house_price"
+    folder.mkdir()
+    x = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=float)
+    joblib.dump(LinearRegression().fit(x, x @ np.array([1.0, 2.0]) + 1.0), folder / "model.pkl")
+    signature = '[{"type": "double", "name": "SURFACE"}, {"type": "long", "name": "ROOMS"}]'
+    (folder / "MLmodel").write_text(textwrap.dedent(f"""\
+        flavors:
+          python_function: {{loader_module: mlflow.sklearn, model_path: model.pkl}}
+          sklearn: {{pickled_model: model.pkl, serialization_format: cloudpickle}}
+        signature:
+          inputs: '{signature}'
+          outputs: '[{{"type": "tensor", "tensor-spec": {{"dtype": "float64", "shape": [-1]}}}}]'
+        """))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["init", "house_price", "--no-preflight"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    text = (tmp_path / "deploy.yaml").read_text()
+    assert "name: HOUSE_PRICE" in text and "artifact: house_price/model.pkl" in text
+    assert "- {name: SURFACE, type: float}" in text and "- {name: ROOMS, type: int}" in text
+    assert "# features and types from the MLflow signature" in text
+    assert "input: {SURFACE: 1.0, ROOMS: 1}" in text and "expect: 4.0" in text  # 1 + 1 * 1 + 2 * 1
