@@ -22,10 +22,9 @@ class _Group(click.Group):
         kwargs["standalone_mode"] = False
         args, flags = global_flags(sys.argv[1:] if args is None else list(args))
         debug = "--debug" in flags
-        if "--no-color" in flags:
-            from deployer import console
+        from deployer import console
 
-            console.disable_color()
+        console.set_no_color("--no-color" in flags)  # per invocation: tests run many in one process
         try:
             return super().main(args, *rest, **kwargs)
         except click.exceptions.Exit as exc:

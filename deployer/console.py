@@ -16,9 +16,9 @@ from typing import IO, Iterator
 _no_color = False
 
 
-def disable_color() -> None:
+def set_no_color(value: bool) -> None:
     global _no_color
-    _no_color = True
+    _no_color = value
 
 
 def color_enabled(stream: IO | None = None) -> bool:

@@ -563,3 +563,14 @@ def test_init_reads_an_mlflow_signature(tmp_path, monkeypatch):
     assert "- {name: SURFACE, type: float}" in text and "- {name: ROOMS, type: int}" in text
     assert "# features and types from the MLflow signature" in text
     assert "input: {SURFACE: 1.0, ROOMS: 1}" in text and "expect: 4.0" in text  # 1 + 1 * 1 + 2 * 1
+
+
+def test_no_color_flag_anywhere_turns_colour_off(tmp_path, monkeypatch):
+    from deployer import console
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    (tmp_path / "deploy.yaml").write_text("version: 1\nmodels: 3\n")
+    CliRunner().invoke(cli, ["validate", "-f", str(tmp_path / "deploy.yaml"), "--no-color"])
+    assert not console.color_enabled()
+    CliRunner().invoke(cli, ["validate", "-f", str(tmp_path / "deploy.yaml")])
+    assert console.color_enabled()
