@@ -574,3 +574,34 @@ def test_no_color_flag_anywhere_turns_colour_off(tmp_path, monkeypatch):
     assert not console.color_enabled()
     CliRunner().invoke(cli, ["validate", "-f", str(tmp_path / "deploy.yaml")])
     assert console.color_enabled()
+
+
+def test_logs_find_the_accounts_event_table(tmp_path):
+    from dataclasses import replace as copy
+
+    from deployer import logs
+    from deployer.desired import Target
+    from deployer.errors import DeployerError
+    from deployer.session import Result
+
+    class Account:
+        def __init__(self, value):
+            self.value, self.sent = value, []
+
+        def run(self, sql):
+            self.sent.append(sql)
+            return Result(("key", "value", "default", "level"), (("EVENT_TABLE", self.value, "", "ACCOUNT"),))
+
+    state, _ = make(tmp_path)
+    prod = copy(state, target=Target("prod", "snowflake", connection="prod"))
+    account = Account("OBS.TELEMETRY.EVENTS")
+    assert logs.event_table(account, prod) == "OBS.TELEMETRY.EVENTS"
+    assert account.sent == ["SHOW PARAMETERS LIKE 'EVENT_TABLE' IN ACCOUNT"]
+    with pytest.raises(DeployerError, match="has no active event table"):
+        logs.event_table(Account(""), prod)
+    assert logs.event_table(Account("x"), state) == "SNOWFLAKE.TELEMETRY.EVENTS"  # local: never asked
+    sql = logs.query(prod, "OBS.TELEMETRY.EVENTS", ["PREDICT"], after=logs.since(logs.parse_since("2h")),
+                     level="WARN", limit=10)
+    assert "FROM OBS.TELEMETRY.EVENTS WHERE" in sql and "ILIKE 'PREDICT(%'" in sql
+    assert "IN ('WARN', 'ERROR', 'FATAL')" in sql and sql.endswith("LIMIT 10")
+
