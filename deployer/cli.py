@@ -211,8 +211,9 @@ def init(artifacts: tuple[str, ...], file: str, database: str, schema_name: str,
         if not no_preflight:
             run_preflight(state, resolution, steps)
     except DeployerError as exc:
-        raise DeployerError(f"{file} was written but does not validate (edit it, then run deployer validate):\n"
-                            + str(exc)) from None
+        lines = [f"{file} was written but does not validate (edit it, then run deployer validate):",
+                 *str(exc).splitlines()]
+        raise DeployerError("\n".join(f"error: {line}" for line in lines)) from None
     click.echo(f"{file}: valid; next: deployer plan")
 
 
@@ -469,7 +470,9 @@ def status(load: Callable[[], Any], fmt: str, detailed_exitcode: bool, log_sql: 
     from deployer.status import as_text, collect, out_of_sync
 
     state = load()
-    with _open(state, "status", log_sql) as session:
+    from deployer.console import Steps
+
+    with _open(state, "status", log_sql) as session, Steps().step(f"reading the state of target {state.target.name}"):
         entries = collect(state, session)
     from deployer import console
 
@@ -509,7 +512,7 @@ def logs(load: Callable[[], Any], model: str | None, since_text: str, level: str
         for record in records:
             click.echo(json.dumps(record.to_json(), default=str) if fmt == "json" else lg.line(record, color))
 
-    with _open(state, "logs", log_sql) as session:
+    with _open(state, "logs", log_sql) as session, console.Steps().step("reading the event table"):
         table = lg.event_table(session, state)
         records = lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit)
     show(records)
