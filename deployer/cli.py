@@ -18,11 +18,15 @@ EXIT_ERROR = 1
 class _Group(click.Group):
     """Turns every failure into one clear message and exit code 1."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
-        debug = "--debug" in sys.argv
+        args, flags = global_flags(sys.argv[1:] if args is None else list(args))
+        debug = "--debug" in flags
+        from deployer import console
+
+        console.set_no_color("--no-color" in flags)  # per invocation: tests run many in one process
         try:
-            return super().main(*args, **kwargs)
+            return super().main(args, *rest, **kwargs)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.Abort:
@@ -34,7 +38,7 @@ class _Group(click.Group):
         except DeployerError as exc:
             if debug:
                 traceback.print_exc()
-            click.echo(_prefix(str(exc)), err=True)
+            click.echo(_prefix(exc), err=True)
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
         except Exception as exc:  # a bug: still one line, the traceback on --debug
@@ -44,14 +48,30 @@ class _Group(click.Group):
         sys.exit(EXIT_ERROR)
 
 
-def _prefix(message: str) -> str:
-    return message if ":" in message.split("\n", 1)[0] else f"error: {message}"
+GLOBAL_FLAGS = ("--debug", "--no-color")
+
+
+def global_flags(args: list[str]) -> tuple[list[str], set[str]]:
+    """Take --debug and --no-color from anywhere before `--`, as Terraform users expect:
+    `deployer plan --debug` works like `deployer --debug plan`."""
+    end = args.index("--") if "--" in args else len(args)
+    found = {a for a in args[:end] if a in GLOBAL_FLAGS}
+    return [a for i, a in enumerate(args) if i >= end or a not in GLOBAL_FLAGS], found
+
+
+def _prefix(exc: DeployerError) -> str:
+    """Every error starts with `error:`; each of a manifest's problems is one such line."""
+    from deployer.errors import ManifestError
+
+    lines = [str(p) for p in exc.problems] if isinstance(exc, ManifestError) else [str(exc)]
+    return "\n".join(line if line.startswith("error:") else f"error: {line}" for line in lines)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="deployer")
-@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
-def cli(debug: bool) -> None:
+@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors (anywhere on the command line).")
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (as does NO_COLOR=1).")
+def cli(debug: bool, no_color: bool) -> None:
     """Deploy machine-learning models to Snowflake as Python UDFs, declaratively."""
 
 
@@ -105,12 +125,15 @@ def resolve_packages(state: Any, session: Any = None) -> Any:
     return pins.resolve_state(state, session)
 
 
-def run_preflight(state: Any, resolution: Any = None) -> None:
+def run_preflight(state: Any, resolution: Any = None, steps: Any = None) -> None:
     """Run each model's handler locally, as Snowflake will, before any target is touched."""
+    from deployer.console import Steps
     from deployer.errors import ManifestError
     from deployer.preflight import run_preflight as check
 
-    report = check(state, resolution=resolution)
+    steps = steps or Steps()
+    with steps.step("running preflight"):
+        report = check(state, resolution=resolution, progress=steps.say, on_step=steps.update)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if report.problems:
@@ -136,6 +159,62 @@ def validate(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool)
         run_preflight(state, resolution)
     n = len(state.models)
     click.echo(f"{state.manifest_path.name}: valid ({n} model{'s' if n != 1 else ''}, target {state.target.name})")
+
+
+@cli.command()
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path())
+@click.option("-f", "--file", "file", default="deploy.yaml", show_default=True, type=click.Path(dir_okay=False),
+              help="The manifest to write; never overwritten.")
+@click.option("--database", default="ML", show_default=True)
+@click.option("--schema", "schema_name", default="DATA_MODEL", show_default=True)
+@click.option("--stage", default="MLOPS_STAGE", show_default=True)
+@preflight_option
+def init(artifacts: tuple[str, ...], file: str, database: str, schema_name: str, stage: str,
+         no_preflight: bool, no_isolated_env: bool) -> None:
+    """Write a commented deploy.yaml from the ARTIFACTS (Keras, scikit-learn, MLflow), then validate it."""
+    from pathlib import Path
+
+    from deployer import console
+    from deployer import init as starter
+    from deployer.manifest.load import load_manifest
+    from deployer.manifest.schema import schema_text
+
+    target = Path(file)
+    if target.exists():
+        raise DeployerError(f"{file} exists; init never overwrites a manifest (pass -f NEW.yaml)")
+    isolation(no_isolated_env)
+    root = target.resolve().parent
+    steps = console.Steps()
+    found = []
+    for artifact in artifacts:
+        with steps.step(f"inspecting {artifact}"):
+            found.append(starter.inspect(Path(artifact), root))
+    names = [f.name for f in found]
+    if len(set(names)) != len(names):
+        raise DeployerError(f"two artifacts give the same function name ({', '.join(names)}); rename a file")
+    text = starter.manifest_text(found, database=database, schema=schema_name, stage=stage)
+    schema_path = root / starter.SCHEMA_FILE  # for the editor's completion (the file's first line)
+    schema_path.parent.mkdir(parents=True, exist_ok=True)
+    schema_path.write_text(schema_text(), encoding="utf-8")
+    try:
+        with open(target, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise DeployerError(f"{file}: cannot write: {exc.strerror}") from None
+    click.echo(f"{file}: written ({len(found)} model{'s' if len(found) != 1 else ''})")
+    for f in found:
+        click.echo(f"  {f.name}: {f.framework}, {len(f.features)} features -> {f.output}; "
+                   f"smoke test expects {f.expect!r}")
+    try:
+        state = load_manifest(str(target))
+        resolution = resolve_packages(state)
+        if not no_preflight:
+            run_preflight(state, resolution, steps)
+    except DeployerError as exc:
+        lines = [f"{file} was written but does not validate (edit it, then run deployer validate):",
+                 *str(exc).splitlines()]
+        raise DeployerError("\n".join(f"error: {line}" for line in lines)) from None
+    click.echo(f"{file}: valid; next: deployer plan")
 
 
 @cli.command()
@@ -174,7 +253,8 @@ def candidate_option(func: Callable[..., Any]) -> Callable[..., Any]:
               show_default=True, help="text for people, json for machines, markdown for pull requests, sql for auditors.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Also save the plan as JSON, for apply --plan.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 2 when there are.")
-@click.option("-v", "--verbose", is_flag=True, help="Text format: show each change's statements.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Text format: show each change's statements, and the handler diff of each update.")
 @click.option("--refresh", is_flag=True, help="Also DESCRIBE each managed function, to catch hand edits that kept its comment.")
 @candidate_option
 @verify_option
@@ -183,22 +263,44 @@ def plan(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, fmt
          detailed_exitcode: bool, verbose: bool, refresh: bool, no_candidate: bool, verify: bool,
          log_sql: str | None) -> None:
     """Show what apply would change on the target; change nothing."""
-    from deployer import planfmt
+    from deployer import console, planfmt
     from deployer.workflow import make_plan
 
     isolation(no_isolated_env)
-    state = load()
+    steps = console.Steps()
+    with steps.step("reading the manifest"):
+        state = load()
     with _open(state, "plan", log_sql) as session:
-        resolution = resolve_packages(state, session)  # one query; preflight runs these pins
+        with steps.step("resolving packages"):
+            resolution = resolve_packages(state, session)  # one query; preflight runs these pins
         if not no_preflight:
-            run_preflight(state, resolution)
-        the_plan, _, _ = make_plan(state, session, refresh=refresh, candidates=not no_candidate,
-                                   resolution=resolution, verify=verify)
+            run_preflight(state, resolution, steps)
+        with steps.step(f"reading the state of target {state.target.name}"):
+            the_plan, functions, current = make_plan(state, session, refresh=refresh, candidates=not no_candidate,
+                                                     resolution=resolution, verify=verify)
+        diffs = {}
+        if (verbose and fmt == "text") or fmt == "markdown":
+            from deployer.diffs import handler_diffs
+
+            with steps.step("reading the handlers of updated functions"):
+                diffs = handler_diffs(session, state, the_plan, functions, current)
     if out:
         _write(out, planfmt.as_json(the_plan))
-    click.echo(planfmt.text(the_plan, verbose=verbose) if fmt == "text" else planfmt.FORMATS[fmt](the_plan), nl=False)
+    if fmt == "text":
+        shown = planfmt.text(the_plan, verbose=verbose, diffs=diffs, color=console.color_enabled())
+    elif fmt == "markdown":
+        shown = planfmt.markdown(the_plan, diffs=diffs)
+    else:
+        shown = planfmt.FORMATS[fmt](the_plan)
+    click.echo(shown, nl=False)
     if detailed_exitcode and the_plan.has_changes:
         sys.exit(2)
+
+
+def _color() -> bool:
+    from deployer import console
+
+    return console.color_enabled()
 
 
 def _write(path: str, text: str) -> None:
@@ -219,16 +321,36 @@ def _confirm(auto_approve: bool, what: str) -> None:
         raise DeployerError(f"{what} cancelled")
 
 
-def _carry_out(session: Any, state: Any, the_plan: Any, verb: str) -> int:
-    """Check the target has what the plan needs, then run it, showing each step and test."""
-    from deployer import readiness
+def _carry_out(session: Any, state: Any, the_plan: Any, verb: str, steps: Any = None) -> int:
+    """Check the target has what the plan needs, then run it, showing each step, test and its time."""
+    import time
+
+    from deployer import console, planfmt, readiness
     from deployer.execute import execute
 
     if the_plan.tests_on_target:
         readiness.check_warehouse(session, state)
-    return execute(session, the_plan,
-                   on_change=lambda c: click.echo(f"  {'/'.join(c.actions)} {c.type} {c.name}: {verb}"),
-                   on_test=lambda r: click.echo(f"    {r.describe()}"))
+    color = console.color_enabled()
+    started = [time.perf_counter()]
+
+    def done(change: Any) -> None:
+        took = time.perf_counter() - started[0]
+        if steps is not None:
+            steps.times.append((f"{change.type} {change.name}", took))
+        symbol = console.style(f"{SYMBOLS_TEXT[change.actions]}", planfmt.COLORS[change.actions]) if color else \
+            SYMBOLS_TEXT[change.actions]
+        click.echo(f"  {symbol} {change.type} {change.name}: {verb} ({console.seconds(took)})")
+        started[0] = time.perf_counter()
+
+    def tested(result: Any) -> None:
+        line = f"    {result.describe()}"
+        click.echo(console.style(line, "green" if result.passed else "bold red") if color else line)
+
+    shown = console.ShowUploads(session, steps or console.Steps(), state.root, click.echo)
+    return execute(shown, the_plan, on_change=done, on_test=tested)
+
+
+SYMBOLS_TEXT = {("create",): "+", ("update",): "~", ("delete",): "-", ("delete", "create"): "-/+"}
 
 
 @cli.command()
@@ -242,32 +364,39 @@ def _carry_out(session: Any, state: Any, the_plan: Any, verb: str) -> int:
 def apply(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, auto_approve: bool,
           plan_file: str | None, no_candidate: bool, verify: bool, log_sql: str | None) -> None:
     """Upload what changed; test each new function as a candidate, then replace the live one."""
-    from deployer import lock, planfmt, readiness
+    from deployer import console, lock, planfmt, readiness
     from deployer.plan import check_saved, read_saved
     from deployer.targets import set_query_tag
     from deployer.workflow import make_plan
 
     isolation(no_isolated_env)
     saved = read_saved(plan_file) if plan_file else None
-    state = load()
+    steps = console.Steps()
+    with steps.step("reading the manifest"):
+        state = load()
     with _open(state, "apply", log_sql) as session:
         readiness.check_schema(session, state)
-        resolution = resolve_packages(state, session)  # before anything is uploaded
+        with steps.step("resolving packages"):
+            resolution = resolve_packages(state, session)  # before anything is uploaded
         if not no_preflight:
-            run_preflight(state, resolution)
+            run_preflight(state, resolution, steps)
         with lock.held(session, state, "apply"):
-            the_plan, _, _ = make_plan(state, session, candidates=not no_candidate, resolution=resolution,
-                                       verify=verify)
+            with steps.step(f"reading the state of target {state.target.name}"):
+                the_plan, _, _ = make_plan(state, session, candidates=not no_candidate, resolution=resolution,
+                                           verify=verify)
             set_query_tag(session, state, "apply", the_plan.state_fingerprint)
             if saved is not None:
                 check_saved(plan_file, saved, the_plan)
-            click.echo(planfmt.text(the_plan), nl=False)
+            click.echo(planfmt.text(the_plan, color=console.color_enabled()), nl=False)
             if not the_plan.has_changes:
                 return
             if saved is None:
                 _confirm(auto_approve, f"apply these changes to target {state.target.name}")
-            applied = _carry_out(session, state, the_plan, "done")
-    click.echo(f"Apply complete: {applied} change(s).")
+            applied = _carry_out(session, state, the_plan, "done", steps)
+    click.echo(console.style(f"Apply complete: {applied} change(s).", "bold green") if console.color_enabled()
+               else f"Apply complete: {applied} change(s).")
+    # Where the time went, step by step (the confirmation prompt is not a step).
+    click.echo(f"Time: {console.seconds(sum(t for _, t in steps.times))} ({steps.summary()})")
 
 
 @cli.command()
@@ -285,7 +414,7 @@ def destroy(load: Callable[[], Any], auto_approve: bool, log_sql: str | None) ->
     with _open(state, "destroy", log_sql) as session, lock.held(session, state, "destroy"):
         the_plan, _, _ = make_plan(state, session, destroy=True)
         set_query_tag(session, state, "destroy", the_plan.state_fingerprint)
-        click.echo(planfmt.text(the_plan), nl=False)
+        click.echo(planfmt.text(the_plan, color=_color()), nl=False)
         if not the_plan.has_changes:
             return
         _confirm(auto_approve, f"destroy these objects on target {state.target.name}")
@@ -330,7 +459,7 @@ def rollback(load: Callable[[], Any], model: str, release_id: str | None, auto_a
         with lock.held(session, state, "rollback"):
             the_plan, release = rb.plan_rollback(state, session, model, release_id, candidates=not no_candidate)
             set_query_tag(session, state, "rollback", the_plan.state_fingerprint)
-            click.echo(planfmt.text(the_plan), nl=False)
+            click.echo(planfmt.text(the_plan, color=_color()), nl=False)
             _confirm(auto_approve, f"roll {release.model} back to release {release.id} on target {state.target.name}")
             _carry_out(session, state, the_plan, "rolled back")
     click.echo(f"Rollback complete: {release.model} is release {release.id} again. The manifest still declares "
@@ -340,18 +469,95 @@ def rollback(load: Callable[[], Any], model: str, release_id: str | None, auto_a
 @cli.command()
 @manifest_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when everything is deployed and in sync, 2 when anything drifted or is missing.")
 @verify_option
 @log_sql_option
-def status(load: Callable[[], Any], fmt: str, verify: bool, log_sql: str | None) -> None:
+def status(load: Callable[[], Any], fmt: str, detailed_exitcode: bool, verify: bool, log_sql: str | None) -> None:
     """What is deployed: each managed function, its artifacts, when and from what, whether it drifted."""
     import json
 
-    from deployer.status import collect, as_text
+    from deployer.status import as_text, collect, out_of_sync
 
     state = load()
-    with _open(state, "status", log_sql) as session:
-        entries = collect(state, session, verify=verify)
-    click.echo(json.dumps(entries, indent=2) if fmt == "json" else as_text(state, entries))
+    from deployer.console import Steps
+
+    with _open(state, "status", log_sql) as session, Steps().step(f"reading the state of target {state.target.name}"):
+        entries = collect(state, session)
+    from deployer import console
+
+    click.echo(json.dumps(entries, indent=2) if fmt == "json" else as_text(state, entries, console.color_enabled()))
+    if detailed_exitcode and out_of_sync(entries):
+        sys.exit(2)
+
+
+@cli.command()
+@manifest_options
+@click.argument("model", required=False)
+@click.option("--since", "since_text", default="1h", show_default=True, metavar="DURATION",
+              help="Only records newer than this: 30s, 15m, 1h, 2d, 1w.")
+@click.option("--level", default=None, metavar="LEVEL",
+              help="Only records at this severity or above: trace, debug, info, warn, error, fatal.")
+@click.option("--follow", is_flag=True, help="Keep printing new records until Ctrl-C.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="At most this many records per read.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@log_sql_option
+def logs(load: Callable[[], Any], model: str | None, since_text: str, level: str | None, follow: bool,
+         limit: int, fmt: str, log_sql: str | None) -> None:
+    """Log records and errors of each model's function (or MODEL's), from the target's event table."""
+    import json
+    import time
+
+    from deployer import console
+    from deployer import logs as lg
+
+    after = lg.since(lg.parse_since(since_text))
+    wanted_level = lg.parse_level(level) if level else None
+    state = load()
+    names = [_model_named(state, model).name] if model else [m.name for m in state.models]
+    color = console.color_enabled()
+
+    def show(records: list) -> None:
+        for record in records:
+            click.echo(json.dumps(record.to_json(), default=str) if fmt == "json" else lg.line(record, color))
+
+    with _open(state, "logs", log_sql) as session, console.Steps().step("reading the event table"):
+        table = lg.event_table(session, state)
+        records = lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit)
+    show(records)
+    if not records and not follow:
+        click.echo(f"note: no records in {table} for {', '.join(names)} since {since_text} ago"
+                   + (f" at {wanted_level} or above" if wanted_level else "")
+                   + ("" if state.target.type == "local" else
+                      "; Snowflake records only what LOG_LEVEL lets through (log_level in the manifest) "
+                      "and ingests events within a minute or two"), err=True)
+    if records:
+        after = max(r.time for r in records)
+    try:
+        while follow:
+            time.sleep(2)
+            # The local engine is reopened for each read, so its lock never blocks other commands.
+            with _open(state, "logs", log_sql) as session:
+                records = lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit)
+            show(records)
+            if records:
+                after = max(r.time for r in records)
+    except KeyboardInterrupt:
+        return
+
+
+def _model_named(state: Any, name: str) -> Any:
+    from deployer import identifiers
+
+    try:
+        wanted = identifiers.normalize(name)
+    except identifiers.IdentifierError as exc:
+        raise DeployerError(f"MODEL: {exc}") from None
+    for m in state.models:
+        if m.name == wanted:
+            return m
+    raise DeployerError(f"no model named {name} (models: {', '.join(m.name for m in state.models)})")
 
 
 @cli.command()
@@ -387,7 +593,7 @@ def render(load: Callable[[], Any], model_name: str | None) -> None:
         click.echo("".join(f"-- {line}\n" for line in pins.describe(state, pins.Resolution(
             {function.model.name: resolution.models[function.model.name]}))), nl=False)
         for staged in function.files:
-            click.echo(PutFile(staged.local_path, staged.stage_dir).statement() + ";")
+            click.echo(PutFile(staged.local_path, staged.stage_dir, root=state.root).statement() + ";")
         click.echo(f"\n{function.sql};\n")
 
 

@@ -75,6 +75,7 @@ class Model:
     packages: tuple[str, ...] = ()
     imports: tuple[Path, ...] = ()
     max_batch_size: int | None = None
+    log_level: str | None = None  # the function's LOG_LEVEL; Snowflake's default (OFF) when None
     keep_releases: int = DEFAULT_KEEP_RELEASES
     comment: str | None = None
     runtime_version: str = DEFAULT_RUNTIME

@@ -31,13 +31,19 @@ class RunSQL:
 
 @dataclass(frozen=True)
 class PutFile:
-    local_path: Path
+    local_path: Path  # absolute: what the executor uploads
     stage_dir: str
     op: str = "upload"
+    root: Path | None = None  # the manifest's folder: shown paths are relative to it
 
     def statement(self) -> str | None:
-        return (f"PUT 'file://{self.local_path.as_posix()}' {self.stage_dir}/ "
+        return (f"PUT 'file://{self.shown_path}' {self.stage_dir}/ "
                 "AUTO_COMPRESS = FALSE OVERWRITE = TRUE")
+
+    @property
+    def shown_path(self) -> str:
+        """The local path as people see it: relative to the manifest, never the author's home."""
+        return relative_path(self.local_path, self.root) if self.root is not None else self.local_path.as_posix()
 
     def to_json(self) -> dict:
         return {"op": self.op, "statement": self.statement()}
@@ -76,6 +82,15 @@ class WriteRelease:
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, WriteRelease) and (self.stage_dir, self.record) == (other.stage_dir, other.record)
+
+
+def relative_path(path: Path, root: Path) -> str:
+    import os
+
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).as_posix()
+    except ValueError:  # another drive
+        return Path(path).as_posix()
 
 
 Operation = RunSQL | PutFile | TestFunction | WriteRelease

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from deployer import __version__, releases, stagepath
 from deployer.codegen import RenderedFunction, short_hash, sql_string
-from deployer.desired import CANDIDATE_SUFFIX, DEFAULT_KEEP_RELEASES, SIGNATURE_TYPES, DesiredState
+from deployer.desired import CANDIDATE_SUFFIX, DEFAULT_KEEP_RELEASES, SQL_TYPES, DesiredState
 from deployer.identifiers import qualified
 from deployer.live import LiveFunction, LiveState
 from deployer.plan import Change, Plan, PlanError, PutFile, RunSQL, TestFunction, WriteRelease
@@ -117,12 +117,12 @@ def _file_changes(state: DesiredState, wanted: dict[str, tuple], live: LiveState
         if path in live.corrupt:  # found by --verify
             changes.append(Change("file", name, ("update",),
                                   (f"{_rel(state, staged.source)}: on the stage, but its bytes do not match their "
-                                   "SHA-256 address; uploaded again",), (PutFile(staged.local_path, staged.stage_dir),)))
+                                   "SHA-256 address; uploaded again",), (PutFile(staged.local_path, staged.stage_dir, root=state.root),)))
         elif path in live.files:
             changes.append(Change("file", name, ("no-op",)))
         else:
             changes.append(Change("file", name, ("create",), (f"{_rel(state, staged.source)}: not on the stage{staged.contents}",),
-                                  (PutFile(staged.local_path, staged.stage_dir),)))
+                                  (PutFile(staged.local_path, staged.stage_dir, root=state.root),)))
     return changes
 
 
@@ -375,6 +375,7 @@ def differences(state: DesiredState, function: RenderedFunction, live: LiveFunct
 
 
 def _changed_parts(state: DesiredState, function: RenderedFunction, live: LiveFunction) -> list[str]:
+    """Why the spec hash changed, attribute by attribute, from the metadata in the live COMMENT."""
     meta, model = live.meta or {}, function.model
     files = meta.get("files")
     if not isinstance(files, dict):  # deployed by a version that did not record its parts
@@ -385,18 +386,49 @@ def _changed_parts(state: DesiredState, function: RenderedFunction, live: LiveFu
             reasons.append(f"{_what(staged.role)} {_rel(state, staged.source)} added")
         elif files[staged.file_name] != staged.digest[:12]:
             reasons.append(f"{_what(staged.role)} {_rel(state, staged.source)} changed "
-                           f"(sha256 {files[staged.file_name]}... -> {staged.digest[:12]}...)")
+                           f"(sha256 {files[staged.file_name][:4]}... -> {staged.digest[:4]}...)")
     reasons += [f"import {name} removed" for name in sorted(set(files) - {s.file_name for s in function.files})]
-    if meta.get("handler") != short_hash(function.handler):
-        reasons.append("handler code changed")
+    handler_reasons = _handler_attributes(meta, live, model)
+    reasons += handler_reasons
+    if meta.get("handler") != short_hash(function.handler) and not handler_reasons:
+        # Nothing the manifest says explains it: the template that writes handlers changed.
+        old_version = meta.get("version")
+        reasons.append(f"handler template of deployer {old_version} -> {__version__}"
+                       if old_version and old_version != __version__ else "handler code changed")
     if meta.get("packages") is not None:
         reasons += package_changes(meta["packages"], function.packages)
     if meta.get("runtime") and meta["runtime"] != model.runtime_version:
         reasons.append(f"runtime {meta['runtime']} -> {model.runtime_version}")
-    desired_returns = SIGNATURE_TYPES[model.output_type]
-    if live.returns and live.returns != desired_returns:
-        reasons.append(f"returns {live.returns} -> {desired_returns}")
+    if "args" in meta and meta.get("log_level") != model.log_level:
+        reasons.append(f"log_level {_unset(meta.get('log_level'))} -> {_unset(model.log_level)}")
     return reasons or ["definition changed (options of the CREATE FUNCTION statement)"]
+
+
+def _handler_attributes(meta: dict, live: LiveFunction, model) -> list[str]:
+    """Argument names, return type and batch size: what the metadata records of the signature."""
+    reasons = []
+    names = meta.get("args")
+    if isinstance(names, list) and len(names) == len(model.features):
+        reasons += [f"argument {old} renamed to {new.name}" for old, new in zip(names, model.features)
+                    if old != new.name]
+    desired_returns = SQL_TYPES[model.output_type]
+    old_returns = meta.get("returns")  # else SHOW's form, which prints NUMBER(38,0) as NUMBER
+    changed = old_returns != desired_returns if old_returns else \
+        bool(live.returns) and _base(live.returns) != _base(desired_returns)
+    if changed:
+        reasons.append(f"returns {old_returns or live.returns} -> {desired_returns}")
+    if "args" in meta and meta.get("batch") != model.max_batch_size:  # "args": a version that records batch
+        reasons.append(f"max_batch_size {_unset(meta.get('batch'))} -> {_unset(model.max_batch_size)}")
+    return reasons
+
+
+def _base(sql_type: str) -> str:
+    """NUMBER(38,0) -> NUMBER: how SHOW prints a type."""
+    return sql_type.split("(", 1)[0].strip().upper()
+
+
+def _unset(value: object) -> str:
+    return "unset" if value is None else str(value)
 
 
 def _hand_edits(state: DesiredState, function: RenderedFunction, live: LiveFunction) -> list[str]:

@@ -65,7 +65,7 @@ def preflight(state: DesiredState, *, cache: DigestCache | None = None,
 
 def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
                   synthetic_rows: int = SYNTHETIC_ROWS, resolution: pins.Resolution | None = None,
-                  isolated: bool | None = None, progress=None) -> PreflightReport:
+                  isolated: bool | None = None, progress=None, on_step=None) -> PreflightReport:
     """`resolution`: the pins plan will render (resolved against the channel snapshot when
     None); `isolated`: run handlers in an environment with exactly those pins when this Python
     differs (default: on unless $DEPLOYER_ISOLATED_ENV=0)."""
@@ -124,6 +124,8 @@ def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
                       render_stage(state)):
                 session.run(q)
             for problem, rendered in runnable:
+                if on_step is not None:  # the CLI's spinner: which model runs now
+                    on_step(f"running preflight for {rendered.model.name}")
                 _check_model(session, state, rendered, problem, synthetic_rows)
             report.notes.extend(session.interpreter_notes)
         finally:

@@ -120,7 +120,8 @@ def _list(versions) -> str:
 
 
 def changes(live: Iterable[str], rendered: Iterable[str]) -> list[str]:
-    """Plan reasons for a changed PACKAGES clause: `packages: scikit-learn 1.5.1 -> 1.5.2`."""
+    """Plan reasons for a changed PACKAGES clause, as a diff: `packages +xgboost==2.0.3 -lightgbm`
+    for packages added and removed, `packages scikit-learn 1.5.1 -> 1.5.2` per changed pin."""
     def by_key(specs):
         out = {}
         for text in specs:
@@ -132,16 +133,11 @@ def changes(live: Iterable[str], rendered: Iterable[str]) -> list[str]:
         return out
 
     old, new = by_key(live), by_key(rendered)
-    reasons = []
-    for k in sorted(set(old) | set(new)):
-        before, after = old.get(k), new.get(k)
-        if before is None:
-            reasons.append(f"packages: {after} added")
-        elif after is None:
-            reasons.append(f"packages: {before} removed")
-        elif before.constraint != after.constraint:
-            reasons.append(f"packages: {after.name} {_shown(before.constraint)} -> {_shown(after.constraint)}")
-    return reasons
+    added = [f"+{new[k]}" for k in sorted(set(new) - set(old))]
+    removed = [f"-{old[k].name}" for k in sorted(set(old) - set(new))]
+    changed = [f"packages {new[k].name} {_shown(old[k].constraint)} -> {_shown(new[k].constraint)}"
+               for k in sorted(set(old) & set(new)) if old[k].constraint != new[k].constraint]
+    return ([f"packages {' '.join(added + removed)}"] if added or removed else []) + changed
 
 
 def _shown(constraint: str) -> str:

@@ -63,12 +63,21 @@ def _canonical(location: str) -> str:
         return location
 
 
-def as_text(state: DesiredState, entries: list[dict[str, Any]]) -> str:
+def out_of_sync(entries: list[dict[str, Any]]) -> bool:
+    """Anything drifted, missing, or deployed but no longer declared: `status --detailed-exitcode` exits 2."""
+    return any(e["drift"] or not e["deployed"] for e in entries)
+
+
+def as_text(state: DesiredState, entries: list[dict[str, Any]], color: bool = False) -> str:
     if not entries:
         return f"Nothing declared or deployed on target {state.target.name}."
     lines = [f"Target {state.target.name} ({state.target.type}):"]
     for e in entries:
         mark = "in sync" if e["deployed"] and not e["drift"] else "DRIFTED" if e["deployed"] else "not deployed"
+        if color:
+            from deployer.console import style
+
+            mark = style(mark, "green" if mark == "in sync" else "bold red" if mark == "DRIFTED" else "yellow")
         lines.append(f"  {e['function']}: {mark}")
         lines.extend("      " + line for line in pins.status_lines(e.get("resolved")))
         if e["deployed"]:

@@ -30,6 +30,6 @@ def test_one_line_per_problem():
     result = CliRunner().invoke(cli, ["validate", "-f", str(CASES / "many-problems.yaml"), "--no-preflight"])
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 3
-    assert all(line.startswith(str(CASES / "many-problems.yaml") + ":") for line in lines)
+    assert all(line.startswith("error: " + str(CASES / "many-problems.yaml") + ":") for line in lines)
     # Ordered by position in the file.
-    assert [int(line.split(":")[1]) for line in lines] == [2, 8, 11]
+    assert [int(line.split(":")[2]) for line in lines] == [2, 8, 11]

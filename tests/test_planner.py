@@ -122,7 +122,7 @@ def test_reasons_come_from_the_comment_without_describe(tmp_path):
     changes = {c.type + ":" + "/".join(c.actions): c for c in plan(state, STAGE_SQL, functions, old).changes}
     reasons = changes["function:update"].reasons
     assert reasons[0].startswith("artifact models/predict.joblib changed (sha256 ")
-    assert "packages: xgboost==2.0.3 added" in reasons and "runtime 3.11 -> 3.12" in reasons
+    assert "packages +xgboost==2.0.3" in reasons and "runtime 3.11 -> 3.12" in reasons
     assert "handler code changed" not in reasons
     assert changes["file:create"].reasons == ("models/predict.joblib: not on the stage",)
     # The live version's file stays: it belongs to one of the last keep_releases releases.

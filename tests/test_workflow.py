@@ -164,7 +164,7 @@ def test_plan_formats(project):
     assert "+ function ML.DATA_MODEL.PREDICT(FLOAT, FLOAT) will be created" in text
     assert "Plan: 3 to create, 0 to update, 0 to delete." in text
     markdown = run(project, "plan", "--no-preflight", "--format", "markdown").stdout
-    assert "| `+` | function | `ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)` | does not exist |" in markdown
+    assert "| `+` function `ML.DATA_MODEL.PREDICT(FLOAT, FLOAT)` | created | does not exist |" in markdown
     sql = run(project, "plan", "--no-preflight", "--format", "sql").stdout
     assert "CREATE STAGE IF NOT EXISTS ML.DATA_MODEL.MLOPS_STAGE" in sql
     assert "PUT 'file://" in sql and "AUTO_COMPRESS = FALSE" in sql

@@ -155,6 +155,7 @@ def _function_sql(state, model, files, body, comment, pkgs) -> str:
         arguments=[f"{quote(f.name)} {f.sql_type}" for f in model.features],
         returns=SQL_TYPES[model.output_type],
         runtime_version=model.runtime_version,
+        log_level=model.log_level,
         comment=comment,
         imports=[f.stage_path for f in files],
         packages=pkgs,
@@ -192,7 +193,13 @@ def render_function(
     meta = {"spec": spec, "project": state.project, "model": model.name, "manifest": state.manifest_path.name,
             "version": __version__, "files": {f.file_name: f.digest[:12] for f in files},
             "handler": short_hash(body), "packages": list(pkgs),
-            "runtime": model.runtime_version}
+            "runtime": model.runtime_version,
+            # Attribute-level plan reasons (deployer.planner): argument names, return type, batch size.
+            "args": [f.name for f in model.features], "returns": SQL_TYPES[model.output_type]}
+    if model.max_batch_size is not None:
+        meta["batch"] = model.max_batch_size
+    if model.log_level is not None:
+        meta["log_level"] = model.log_level
     if git_commit:
         meta["commit"] = git_commit
     comment = compose_comment(model.comment, meta)

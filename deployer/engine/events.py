@@ -30,6 +30,18 @@ INFO_SCHEMA_STORED = "INFORMATION_SCHEMA_LOCAL"
 _SEVERITY = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 
 
+def error_record(text: str) -> dict:
+    """A log record for a handler's unhandled exception: its last `Type: message` line."""
+    import re
+    import time
+
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    found = [line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*", line)]
+    message = found[-1] if found else (lines[0] if lines else "unhandled exception")
+    return {"time": time.time(), "level": "ERROR", "logger": "python_udf", "message": message,
+            "file": "", "line": 0, "function": ""}
+
+
 def rows(function: dict, records: list[dict]) -> list[tuple]:
     """Event rows for log records of one function (`function`: database, schema, name, label)."""
     out = []

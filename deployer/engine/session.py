@@ -157,7 +157,7 @@ class LocalSession:
 
     # -- public interface --------------------------------------------------
     def run(self, sql: str) -> Result:
-        return self._guarded(lambda: self._dispatch(st.parse(sql), sql))
+        return self._guarded(lambda: self._dispatch(st.parse(sql), sql), sql)
 
     def describe(self, sql: str) -> Result:
         """The columns (and types where known) `sql` would return, without rows.
@@ -166,7 +166,7 @@ class LocalSession:
         and LIST are run (they change nothing); other statements are not run at all and
         report the status column they would return.
         """
-        return self._guarded(lambda: self._describe(sql))
+        return self._guarded(lambda: self._describe(sql), sql)
 
     def stage_folder(self, location: str) -> tuple[Path, str]:
         """'@st/dir' -> (the stage's folder on disk, 'dir'); the stage must exist.
@@ -177,7 +177,7 @@ class LocalSession:
         _, root = self._guarded(lambda: self._stage(loc))
         return root, stages.safe_rel(loc.path)
 
-    def _guarded(self, action):
+    def _guarded(self, action, sql: str | None = None):
         if self._closed:
             raise SQLError("the local session is closed")
         self._udf_error = None
@@ -186,7 +186,7 @@ class LocalSession:
         except SQLError:
             raise
         except duckdb.Error as exc:
-            raise self._udf_error or _duck_error(exc) from None
+            raise self._udf_error or _duck_error(exc, sql) from None
         except identifiers.IdentifierError as exc:
             raise SQLError(f"SQL compilation error: {exc}") from None
         except Exception as exc:  # never let a raw exception escape
@@ -624,10 +624,16 @@ class LocalSession:
             with self._guard:
                 self._pending_events.extend(events.rows(info, records))
 
-        def on_error(exc):
+        level = (fn.log_level or self.log_level or "INFO").upper()
+
+        def on_error(exc, info=info, level=level):
             with self._guard:
-                if self._udf_error is None:
-                    self._udf_error = exc
+                if self._udf_error is not None:
+                    return  # one statement, one error: the first one fails it
+                self._udf_error = exc
+                # As Snowflake does, an unhandled exception is an ERROR record in the event table.
+                if level not in ("FATAL", "OFF"):
+                    self._pending_events.extend(events.rows(info, [events.error_record(str(exc))]))
 
         ret = sqltypes.duckdb_type(fn.returns)
         adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error)
@@ -743,13 +749,45 @@ def _qid(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _duck_error(exc: Exception) -> SQLError:
+# DuckDB's messages, reworded as Snowflake words the same failure (users search for those).
+_MISSING = {"Table": "Object", "View": "Object", "Schema": "Schema", "Catalog": "Database"}
+
+
+def _duck_error(exc: Exception, sql: str | None = None) -> SQLError:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
-    missing = re.search(r'Table with name "?([^"\s]+)"? does not exist', first)
+    missing = re.search(r'(Table|View|Schema|Catalog) with name "?([^"\s!]+)"? does not exist', first)
     if isinstance(exc, duckdb.CatalogException) and missing:
-        name = ".".join(p.strip('"') for p in missing.group(1).split("."))
-        return SQLError(f"SQL compilation error: Object '{name}' does not exist or not authorized.")
+        name = ".".join(p.strip('"') for p in missing.group(2).split("."))
+        name = name.upper() if name == name.lower() else name  # Snowflake names unquoted objects in upper case
+        return SQLError(f"SQL compilation error: {_MISSING[missing.group(1)]} '{name}' does not exist or not authorized.")
+    function = re.search(r'(?:Scalar |Aggregate |Table )?Function with name "?([^"\s!]+)"? does not exist', first)
+    if isinstance(exc, duckdb.CatalogException) and function:
+        return SQLError(f"SQL compilation error: Unknown function {function.group(1).upper()}")
+    column = re.search(r'Referenced column "([^"]+)" not found|Column "([^"]+)" referenced that exists in the '
+                       r'SELECT clause|does not have a column named "([^"]+)"', first)
+    if isinstance(exc, duckdb.BinderException) and column:
+        name = next(g for g in column.groups() if g)
+        return SQLError(f"SQL compilation error: {_position(sql, name)}invalid identifier '{name.upper()}'")
+    syntax = re.search(r'syntax error at or near "([^"]*)"', first)
+    if isinstance(exc, duckdb.ParserException) and syntax:
+        return SQLError(f"SQL compilation error: syntax {_position(sql, syntax.group(1)) or 'error '}unexpected "
+                        f"'{syntax.group(1)}'.")
+    first = re.sub(r"^(Binder|Catalog|Parser|Conversion|Invalid Input|Constraint) Error: ", "", first)
     if isinstance(exc, (duckdb.CatalogException, duckdb.BinderException, duckdb.ParserException)):
         return SQLError(f"SQL compilation error: {first}")
     return SQLError(f"SQL execution error: {first}")
+
+
+def _position(sql: str | None, token: str) -> str:
+    """`error line 1 at position 7 `: where `token` first appears in the statement as written.
+
+    DuckDB's own caret points into the translated SQL, so the token is found in the original."""
+    if not sql or not token:
+        return ""
+    found = re.search(r"(?<![\w$])" + re.escape(token) + r"(?![\w$])", sql, re.I)
+    if found is None:
+        return ""
+    before = sql[:found.start()]
+    line = before.count("\n") + 1
+    return f"error line {line} at position {found.start() - (before.rfind(chr(10)) + 1)} "

@@ -41,13 +41,23 @@ def parse_one(sql: str) -> exp.Expression:
     try:
         trees = [t for t in sqlglot.parse(sql, read="snowflake") if t is not None]
     except SqlglotError as exc:
-        raise SQLError(f"SQL compilation error: syntax error: {_first_line(exc)}") from None
+        raise SQLError(f"SQL compilation error: {_syntax_error(exc)}") from None
     if not trees:
         raise SQLError("SQL compilation error: empty SQL statement")
     if len(trees) > 1:
         raise SQLError("SQL compilation error: one statement at a time, please "
                        f"({len(trees)} statements given)")
     return trees[0]
+
+
+def _syntax_error(exc: Exception) -> str:
+    """Snowflake's wording: `syntax error line 1 at position 6 unexpected '1'.` (0-based position)."""
+    errors = getattr(exc, "errors", None) or []
+    first = errors[0] if errors else {}
+    token, line, col = first.get("highlight"), first.get("line"), first.get("col")
+    if not token or not line or not col:
+        return f"syntax error: {_first_line(exc)}"
+    return f"syntax error line {line} at position {max(col - len(token), 0)} unexpected '{token}'."
 
 
 def _first_line(exc: Exception) -> str:

@@ -185,6 +185,7 @@ def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
         imports=tuple(dict.fromkeys((root / p).resolve()
                                     for p in [*defaults.get("imports", []), *raw.get("imports", [])])),
         max_batch_size=raw.get("max_batch_size", defaults.get("max_batch_size")),
+        log_level=(raw.get("log_level") or defaults.get("log_level") or "").upper() or None,
         keep_releases=raw.get("keep_releases", defaults.get("keep_releases", DEFAULT_KEEP_RELEASES)),
         comment=raw.get("comment", defaults.get("comment")),
         runtime_version=raw.get("runtime_version", defaults.get("runtime_version", DEFAULT_RUNTIME)),

@@ -35,6 +35,8 @@ class Failure(Exception):
 def classify(message: str) -> Failure:
     """Snowflake's error code and SQL state for an engine error message."""
     lower = message.lower()
+    if "invalid identifier" in lower:
+        return Failure("000904", message, "42000")
     if "syntax error" in lower:
         return Failure("001003", message, "42000")
     if "does not exist" in lower or "unknown function" in lower:

@@ -76,7 +76,7 @@ def test_pins_change_the_spec_and_the_plan_says_why(project):
                               "--var", f"sklearn=scikit-learn=={new}").stdout)
         change = function_change(plan)
         assert change["actions"] == ["update"]
-        assert change["reasons"] == [f"packages: scikit-learn {old} -> {new}"]
+        assert change["reasons"] == [f"packages scikit-learn {old} -> {new}"]
         # the manifest's pin wins over the writer's version, with a warning naming both
         assert plan["warnings"] == [f"PREDICT: scikit-learn: models/model.joblib was written by scikit-learn "
                                     f"{HERE}; the manifest's scikit-learn=={new} excludes it, pinned {new} "
@@ -88,7 +88,7 @@ def test_pins_change_the_spec_and_the_plan_says_why(project):
 
 def test_a_version_the_target_does_not_offer_fails_the_plan_naming_it(project):
     result = run(project, "plan", "--no-preflight", "--var", "sklearn=scikit-learn==1.4.2", expect=1)
-    assert result.stderr.startswith("deploy.yaml: models[0]: packages of PREDICT: scikit-learn==1.4.2: "
+    assert result.stderr.startswith("error: deploy.yaml: models[0]: packages of PREDICT: scikit-learn==1.4.2: "
                                     "the snapshot of Snowflake's channel taken 2026-01-01 (Python 3.11) offers "
                                     f"no matching version (it offers 1.5.1, 1.5.2, {HERE})")
     assert "SQL compilation error" not in result.stderr

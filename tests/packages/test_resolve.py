@@ -52,8 +52,8 @@ def test_resolution_table(requested, writers, pins, warning, error):
 
 def test_changes_name_the_versions():
     assert changes(["pandas==2.2.3", "scikit-learn==1.5.1"], ["pandas==2.2.3", "scikit-learn==1.5.2"]) == \
-        ["packages: scikit-learn 1.5.1 -> 1.5.2"]
+        ["packages scikit-learn 1.5.1 -> 1.5.2"]
     assert changes(["scikit-learn"], ["scikit-learn==1.5.2", "keras==3.6.0"]) == \
-        ["packages: keras==3.6.0 added", "packages: scikit-learn (unpinned) -> 1.5.2"]
-    assert changes(["joblib==1.4.2"], []) == ["packages: joblib==1.4.2 removed"]
+        ["packages +keras==3.6.0", "packages scikit-learn (unpinned) -> 1.5.2"]
+    assert changes(["joblib==1.4.2"], []) == ["packages -joblib"]
     assert changes(["Scikit_Learn==1.5.2"], ["scikit-learn==1.5.2"]) == []

@@ -51,6 +51,10 @@ def test_engine_errors_raise_programming_error_with_code_and_sqlstate(connect):
     with pytest.raises(ProgrammingError) as syntax:
         cur.execute("SELEC 1")
     assert (syntax.value.errno, syntax.value.sqlstate) == (1003, "42000")
+    with pytest.raises(ProgrammingError) as identifier:
+        cur.execute("SELECT nope FROM (SELECT 1 AS a)")
+    assert (identifier.value.errno, identifier.value.sqlstate) == (904, "42000")
+    assert "invalid identifier 'NOPE'" in identifier.value.msg
     assert cur.execute("SELECT 1 AS ok").fetchone() == (1,)  # the session survives its errors
 
 

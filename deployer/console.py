@@ -1,0 +1,150 @@
+"""What the terminal gets: colour only on a terminal, a spinner on long steps, step timings.
+
+Plain text whenever output is piped or redirected (CI logs, `> plan.txt`), when NO_COLOR is
+set (https://no-color.org) or with --no-color; FORCE_COLOR forces colour. Spinners and
+progress go to stderr, and only when stderr is a terminal, so stdout stays exactly the result.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from typing import IO, Iterator
+
+_no_color = False
+
+
+def set_no_color(value: bool) -> None:
+    global _no_color
+    _no_color = value
+
+
+def color_enabled(stream: IO | None = None) -> bool:
+    stream = sys.stdout if stream is None else stream
+    if _no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return bool(stream.isatty()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
+
+
+def interactive() -> bool:
+    """Whether stderr is a terminal someone watches (spinners, progress bars)."""
+    try:
+        return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
+
+
+def _console(stream: IO):
+    from rich.console import Console
+
+    return Console(file=stream, highlight=False, soft_wrap=True, no_color=not color_enabled(stream),
+                   force_terminal=color_enabled(stream) or None)
+
+
+def style(text: str, markup_style: str, stream: IO | None = None) -> str:
+    """`text` in a rich style (bold green, red ...) as ANSI codes when colour is on, else as is."""
+    stream = sys.stdout if stream is None else stream
+    if not color_enabled(stream) or not markup_style:
+        return text
+    from rich.style import Style
+
+    return Style.parse(markup_style).render(text, color_system="standard")
+
+
+class Steps:
+    """The named steps of one command, timed; a spinner shows the current one on a terminal."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[str, float]] = []
+        self._status = None
+
+    @contextmanager
+    def step(self, text: str, *, timed: bool = True) -> Iterator[None]:
+        """`timed=False`: a spinner only, for work already counted in an enclosing step."""
+        started = time.perf_counter()
+        if interactive() and self._status is None:
+            self._status = _console(sys.stderr).status(text, spinner="dots")
+            self._status.start()
+            try:
+                yield
+            finally:
+                self._status.stop()
+                self._status = None
+                if timed:
+                    self.times.append((text, time.perf_counter() - started))
+            return
+        if self._status is not None:  # a step inside a step: the spinner says what runs now
+            self._status.update(text)
+        try:
+            yield
+        finally:
+            if timed:
+                self.times.append((text, time.perf_counter() - started))
+
+    def update(self, text: str) -> None:
+        """Say what the current step is doing now (`running preflight for PREDICT`)."""
+        if self._status is not None:
+            self._status.update(text)
+
+    def say(self, line: str) -> None:
+        """A line on stderr that stays, printed above the spinner."""
+        if self._status is not None:
+            self._status.console.print(line, markup=False, highlight=False)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {seconds(t)}" for name, t in self.times)
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f}s" if value < 60 else f"{int(value // 60)}m{int(value % 60):02d}s"
+
+
+LARGE_FILE = 1 << 20  # uploads from this size on get a spinner with their size, then their rate
+
+
+def size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+class ShowUploads:
+    """A session as the executor sees it, reporting each large PUT: its size while it runs,
+    then bytes, time and rate. Everything else goes straight to the session."""
+
+    def __init__(self, session, steps: Steps, root, echo):
+        self._session, self._steps, self._root, self._echo = session, steps, root, echo
+
+    def put(self, local_path, stage_dir, *, overwrite: bool = True):
+        from pathlib import Path
+
+        from deployer.plan import relative_path
+
+        path = Path(local_path)
+        try:
+            total = path.stat().st_size
+        except OSError:
+            total = 0
+        if total < LARGE_FILE:
+            return self._session.put(local_path, stage_dir, overwrite=overwrite)
+        shown = relative_path(path, self._root)
+        started = time.perf_counter()
+        with self._steps.step(f"uploading {shown} ({size(total)})", timed=False):
+            result = self._session.put(local_path, stage_dir, overwrite=overwrite)
+        took = max(time.perf_counter() - started, 1e-6)
+        self._echo(f"    uploaded {shown}: {size(total)} in {seconds(took)} ({size(total / took)}/s)")
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
