@@ -477,15 +477,13 @@ def status(load: Callable[[], Any], fmt: str, detailed_exitcode: bool, verify: b
     """What is deployed: each managed function, its artifacts, when and from what, whether it drifted."""
     import json
 
+    from deployer import console
     from deployer.status import as_text, collect, out_of_sync
 
     state = load()
-    from deployer.console import Steps
-
-    with _open(state, "status", log_sql) as session, Steps().step(f"reading the state of target {state.target.name}"):
-        entries = collect(state, session)
-    from deployer import console
-
+    with _open(state, "status", log_sql) as session, \
+            console.Steps().step(f"reading the state of target {state.target.name}"):
+        entries = collect(state, session, verify=verify)
     click.echo(json.dumps(entries, indent=2) if fmt == "json" else as_text(state, entries, console.color_enabled()))
     if detailed_exitcode and out_of_sync(entries):
         sys.exit(2)

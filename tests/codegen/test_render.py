@@ -78,12 +78,15 @@ def test_sql_parses_with_sqlglot_and_round_trips_every_part(project):
     comment = tree.find(exp.SchemaCommentProperty).this.name
     assert split_comment(comment)[0] == "House price model"
     meta = parse_comment_metadata(comment)
-    assert meta == {
-        "spec": r.spec_hash, "model": "PREDICT", "manifest": "deploy.yaml",
+    expected = {
+        "spec": r.spec_hash, "project": state.project, "model": "PREDICT", "manifest": "deploy.yaml",
         "version": __import__("deployer").__version__, "commit": "abc1234" + "0" * 33,
         "files": {f.file_name: f.digest[:12] for f in r.files}, "handler": short_hash(r.handler),
         "packages": list(packages_for(model)), "runtime": model.runtime_version,
     }
+    assert {k: meta[k] for k in expected} == expected
+    # What SHOW cannot tell, for attribute-level reasons: argument names, returns, batch size.
+    assert meta["args"] == [f.name for f in model.features] and meta["returns"] == "FLOAT"
 
 
 def test_stage_statement_parses(project):

@@ -27,7 +27,7 @@ def test_yaml_alias_bomb(tmp_path):
     assert len(ALIAS_BOMB) < 900
     err, _ = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
     assert "deploy.yaml:" in err and "expands to more than 100,000 values (through YAML aliases?)" in err
-    line = err.split(":")[1:3]
+    line = err.removeprefix("error: ").split(":")[1:3]
     assert all(part.isdigit() for part in line), err
 
 

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = textwrap.dedent("""\
     version: 1
+    project: tests/serve
     database: ML
     schema: DATA_MODEL
     stage: MLOPS_STAGE
