@@ -13,7 +13,7 @@ from typing import Iterable
 
 from deployer import __version__, releases, stagepath
 from deployer.codegen import RenderedFunction, short_hash, sql_string
-from deployer.desired import CANDIDATE_SUFFIX, DEFAULT_KEEP_RELEASES, SIGNATURE_TYPES, DesiredState
+from deployer.desired import CANDIDATE_SUFFIX, DEFAULT_KEEP_RELEASES, SIGNATURE_TYPES, DesiredState, base_type
 from deployer.identifiers import qualified
 from deployer.live import LiveFunction, LiveState
 from deployer.plan import Change, Plan, PlanError, PutFile, RunSQL, TestFunction, WriteRelease
@@ -367,7 +367,7 @@ def _changed_parts(state: DesiredState, function: RenderedFunction, live: LiveFu
         reasons += package_changes(meta["packages"], function.packages)
     if meta.get("runtime") and meta["runtime"] != model.runtime_version:
         reasons.append(f"runtime {meta['runtime']} -> {model.runtime_version}")
-    desired_returns = SIGNATURE_TYPES[model.output_type]
+    desired_returns = SIGNATURE_TYPES[base_type(model.output_type)]
     if live.returns and live.returns != desired_returns:
         reasons.append(f"returns {live.returns} -> {desired_returns}")
     return reasons or ["definition changed (options of the CREATE FUNCTION statement)"]

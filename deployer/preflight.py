@@ -25,7 +25,7 @@ from pathlib import Path
 from unittest import mock
 
 
-from . import channel, envs, pins
+from . import channel, envs, frameworks, pins
 from .artifacts import DigestCache, model_files
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
 from .desired import DesiredState, Model
@@ -36,7 +36,7 @@ from . import smoke
 SYNTHETIC_ROWS = 300
 
 # Modules a framework's handler needs in this Python for preflight to run it.
-FRAMEWORK_MODULES = {"keras": ("tensorflow", "keras", "joblib"), "sklearn": ("sklearn", "joblib")}
+FRAMEWORK_MODULES = {name: f.modules for name, f in frameworks.REGISTRY.items()}
 
 # scikit-learn's InconsistentVersionWarning, matched by message so the worker need not import it.
 INCONSISTENT_PICKLE = r"Trying to unpickle estimator .* from version .* when using version"
@@ -227,7 +227,7 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
     provided |= {f.file_name.rsplit(".", 1)[0] for f in rendered.files if f.role == "import"}
     problems = []
     for f in rendered.files:
-        if f.role == "import" or f.is_folder or (model.framework == "keras" and f.role == "model"):
+        if f.role == "import" or f.is_folder or (f.role == "model" and not _pickled_model(model, f.local_path)):
             continue
         try:
             needed = pickled_modules(f.local_path)
@@ -244,6 +244,18 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
                 f"only {', '.join(packages_for(model))}"
             )
     return problems
+
+
+def _pickled_model(model: Model, path: Path) -> bool:
+    """Whether the model file is a pickle (some frameworks also save their own formats)."""
+    framework = frameworks.get(model.framework)
+    if framework is None or not framework.pickled:
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    # pickle protocol 2+, or joblib's zlib/gzip/bz2/xz/lz4 compression
+    return head[:1] in (b"\x80", b"\x78") or head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or \
+        head == b"\xfd7zXZ\x00" or head[:4] == b"\x04\x22\x4d\x18"
 
 
 def pickled_modules(path: Path) -> set[str]:

@@ -6,6 +6,7 @@ this, so a test that passes in one passes in the other.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -13,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from deployer.codegen import RenderedFunction, sql_string
-from deployer.desired import SQL_TYPES, DesiredState, Model, SmokeTest
+from deployer.desired import DesiredState, Model, SmokeTest, base_type, sql_type
 from deployer.errors import SQLError
 from deployer.identifiers import qualified
 from deployer.session import Session
@@ -21,18 +22,19 @@ from deployer.session import Session
 
 def literal(value: Any, kind: str) -> str:
     """A SQL literal of the feature's type; strings are escaped, never pasted raw."""
-    sql_type = SQL_TYPES[kind]
+    target = sql_type(kind)
+    kind = base_type(kind)
     if value is None:
-        return f"CAST(NULL AS {sql_type})"
+        return f"CAST(NULL AS {target})"
     if kind == "string":
         return sql_string(str(value))
     if kind == "boolean":
         return "TRUE" if value else "FALSE"
     if kind == "int":
-        return f"CAST({int(value)} AS {sql_type})"
+        return f"CAST({int(value)} AS {target})"
     if not math.isfinite(float(value)):
-        return f"CAST('{float(value)!r}' AS {sql_type})"  # 'nan', 'inf': Snowflake reads these
-    return f"CAST({float(value)!r} AS {sql_type})"
+        return f"CAST('{float(value)!r}' AS {target})"  # 'nan', 'inf': Snowflake reads these
+    return f"CAST({float(value)!r} AS {target})"
 
 
 def call(state: DesiredState, model: Model, inputs: Iterable[Any]) -> str:
@@ -47,7 +49,13 @@ def call_named(name: str, types: tuple[str, ...], inputs: Iterable[Any]) -> str:
 
 
 def compare(actual: Any, expect: Any, tolerance: float | None) -> str | None:
-    """None when `actual` passes; else what was expected and found. No tolerance means exact."""
+    """None when `actual` passes; else what was expected and found. No tolerance means exact.
+
+    An OBJECT result (a mapping, or its JSON text as connectors return it) is compared key by
+    key against a mapping `expect`, each value with the tolerance.
+    """
+    if isinstance(expect, dict):
+        return _compare_object(actual, expect, tolerance)
     shown = f"expected {expect!r}{f' ± {tolerance}' if tolerance is not None else ''}, got {actual!r}"
     if expect is None or actual is None:
         return None if expect is actual else shown
@@ -60,6 +68,25 @@ def compare(actual: Any, expect: Any, tolerance: float | None) -> str | None:
             return shown
         return None if diff <= (tolerance or 0.0) else shown  # NaN compares False: a failure
     return None if str(actual) == str(expect) else shown
+
+
+def _compare_object(actual: Any, expect: dict, tolerance: float | None) -> str | None:
+    if isinstance(actual, str):
+        try:
+            actual = json.loads(actual)
+        except ValueError:
+            pass
+    if not isinstance(actual, dict):
+        return f"expected an OBJECT {expect!r}, got {actual!r}"
+    wrong = []
+    for key, want in expect.items():
+        if key not in actual:
+            wrong.append(f"{key}: missing (keys: {', '.join(map(str, actual))})")
+            continue
+        failure = compare(actual[key], want, tolerance)
+        if failure:
+            wrong.append(f"{key}: {failure}")
+    return "; ".join(wrong) or None
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,7 @@ def synthetic_rows(types: tuple[str, ...], tests: tuple[SmokeTest, ...], rows: i
     rng = np.random.default_rng(seed)
     columns = []
     for i, kind in enumerate(types):
+        kind = base_type(kind)
         seen = [t.inputs[i] for t in tests if t.inputs[i] is not None]
         if kind in ("float", "number"):
             center = float(np.mean(seen)) if seen else 0.0
