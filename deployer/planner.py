@@ -13,6 +13,7 @@ from typing import Iterable
 
 from deployer import __version__, releases, stagepath
 from deployer.codegen import RenderedFunction, short_hash, sql_string
+from deployer.samples import feature_values
 from deployer.desired import CANDIDATE_SUFFIX, DEFAULT_KEEP_RELEASES, SIGNATURE_TYPES, DesiredState, base_type
 from deployer.identifiers import qualified
 from deployer.live import LiveFunction, LiveState
@@ -169,23 +170,24 @@ def rollout(state: DesiredState, function: RenderedFunction, *, candidates: bool
     model = function.model
     return rollout_steps(state, model.name, model.arg_types, function.sql,
                          tuple((f.name, f.type) for f in model.features), model.tests, candidates=candidates,
+                         samples=feature_values(model),
                          drop_old=tuple(RunSQL(_drop(state, key), "drop old overload") for key in replaced),
                          release=_release_step(state, function))
 
 
 def rollout_steps(state: DesiredState, name: str, arg_types: tuple[str, ...], statement: str,
                   features: tuple[tuple[str, str], ...], tests: tuple, *, candidates: bool,
-                  drop_old: tuple = (), release: WriteRelease | None = None) -> tuple:
+                  drop_old: tuple = (), release: WriteRelease | None = None, samples: tuple = ()) -> tuple:
     """Create a candidate beside the live function, test it, and only then replace the live
     function and drop the candidate; the old overloads of a signature change go after, and the
     release record last, once everything passed. Without candidates: create, then test."""
     live_name = qualified(state.database, state.schema, name)
     tail = (*drop_old, *((release,) if release is not None else ()))
     if not candidates:
-        return (RunSQL(statement, "create"), TestFunction(live_name, name, features, tests), *tail)
+        return (RunSQL(statement, "create"), TestFunction(live_name, name, features, tests, samples=samples), *tail)
     candidate = candidate_name(state, name)
     return (RunSQL(candidate_sql(statement, state, name), "create candidate"),
-            TestFunction(candidate, name, features, tests),
+            TestFunction(candidate, name, features, tests, samples=samples),
             RunSQL(statement, "replace"),
             RunSQL(drop_sql(candidate, arg_types), "drop candidate"),
             *tail)
@@ -193,7 +195,8 @@ def rollout_steps(state: DesiredState, name: str, arg_types: tuple[str, ...], st
 
 def _test_step(state: DesiredState, function: RenderedFunction, name: str) -> TestFunction:
     model = function.model
-    return TestFunction(name, model.name, tuple((f.name, f.type) for f in model.features), model.tests)
+    return TestFunction(name, model.name, tuple((f.name, f.type) for f in model.features), model.tests,
+                        samples=feature_values(model))
 
 
 def _release_step(state: DesiredState, function: RenderedFunction) -> WriteRelease:

@@ -214,7 +214,10 @@ def _engine_message(exc: Exception) -> str:
 
 def synthetic_batch(model: Model, rows: int, seed: int = 0) -> list[tuple]:
     """Plausible rows for `model` (deployer.smoke.synthetic_rows)."""
-    return smoke.synthetic_rows(tuple(f.type for f in model.features), model.tests, rows, seed)
+    from .samples import feature_values
+
+    return smoke.synthetic_rows(tuple(f.type for f in model.features), model.tests, rows, seed,
+                                known=feature_values(model))
 
 
 # --------------------------------------------------------------------------- packages

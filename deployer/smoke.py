@@ -113,13 +113,27 @@ class TestResult:
 
 
 def synthetic_rows(types: tuple[str, ...], tests: tuple[SmokeTest, ...], rows: int,
-                   seed: int = 0) -> list[tuple]:
-    """Plausible rows: around the smoke-test values when there are some; a few rows with a NULL."""
+                   seed: int = 0, known: tuple = ()) -> list[tuple]:
+    """Plausible rows; a few rows with a NULL. Per feature, values come from `known`
+    (deployer.samples: the manifest's sample, the fitted pipeline's categories or ranges),
+    else from around the smoke-test values."""
     rng = np.random.default_rng(seed)
     columns = []
     for i, kind in enumerate(types):
         kind = base_type(kind)
         seen = [t.inputs[i] for t in tests if t.inputs[i] is not None]
+        hint = known[i] if i < len(known) else None
+        if hint is not None and hint.choices:
+            choices = list(hint.choices)
+            columns.append([choices[j] for j in rng.integers(0, len(choices), rows)])
+            continue
+        if hint is not None and hint.low is not None and kind in ("float", "number", "int"):
+            if kind == "int":
+                col = [int(v) for v in rng.integers(int(np.floor(hint.low)), int(np.ceil(hint.high)) + 1, rows)]
+            else:
+                col = [round(float(v), 6) for v in rng.uniform(hint.low, hint.high, rows)]
+            columns.append(col)
+            continue
         if kind in ("float", "number"):
             center = float(np.mean(seen)) if seen else 0.0
             spread = (float(np.std(seen)) if seen else 0.0) or abs(center) * 0.1 or 1.0
@@ -163,7 +177,7 @@ def batch_problem(batch: list[tuple], result: tuple) -> str | None:
 
 
 def check_function(session: Session, name: str, label: str, features: tuple[tuple[str, str], ...],
-                   tests: tuple[SmokeTest, ...], batch_rows: int = 300) -> list[TestResult]:
+                   tests: tuple[SmokeTest, ...], batch_rows: int = 300, known: tuple = ()) -> list[TestResult]:
     """A model's smoke tests and a synthetic batch, called as `name` on the target."""
     types = tuple(kind for _, kind in features)
     results = []
@@ -176,7 +190,7 @@ def check_function(session: Session, name: str, label: str, features: tuple[tupl
             continue
         results.append(TestResult(label, test.inputs, test.expect, actual, compare(actual, test.expect, test.tolerance)))
     if batch_rows and not any(not r.passed for r in results):
-        batch = synthetic_rows(types, tests, batch_rows)
+        batch = synthetic_rows(types, tests, batch_rows, known=known)
         try:
             problem = batch_problem(batch, session.run(batch_sql(name, types, batch)).rows)
         except SQLError as exc:
