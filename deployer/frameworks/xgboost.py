@@ -24,8 +24,10 @@ def check(full: Path, rel: str) -> Iterator[str]:
     yield from readable(full, rel)
 
 
-# UBJSON: the key, an array marker, then three int8/uint8 values (optionally strongly typed).
-_UBJ_VERSION = re.compile(rb"version\[(?:\$[iU]#[iU]\x03(.)(.)(.)|[iU](.)[iU](.)[iU](.))", re.S)
+# UBJSON: the key, an array marker (optionally with a type and/or a count), then three
+# int8/uint8 values.
+_UBJ_VERSION = re.compile(
+    rb"version\[(?:\$[iU])?(?:#(?:[iU].|L.{8}))?[iU](.)[iU](.)[iU](.)", re.S)
 
 
 def versions(path: Path) -> dict[str, str]:
@@ -33,8 +35,10 @@ def versions(path: Path) -> dict[str, str]:
     if suffix == ".json":
         version = json.loads(path.read_text(encoding="utf-8")).get("version")
     elif suffix == ".ubj":
-        m = _UBJ_VERSION.search(path.read_bytes()[:4096])
-        version = [g[0] for g in m.groups() if g is not None] if m else None
+        with open(path, "rb") as fh:  # the version is the last key of the top-level object
+            fh.seek(max(0, path.stat().st_size - 4096))
+            m = _UBJ_VERSION.search(fh.read())
+        version = [g[0] for g in m.groups()] if m else None
     else:
         return {}
     if isinstance(version, list) and len(version) == 3:
