@@ -10,5 +10,6 @@ FRAMEWORK = Framework(
     packages=("onnxruntime", "pandas"),
     modules=("onnxruntime",),
     check=by_suffix("onnx", (".onnx",), "a .onnx file"),
-    methods=("predict",),
+    # skl2onnx classifiers answer (label, probabilities): predict and predict_proba.
+    methods=("predict", "predict_proba"),
 )
