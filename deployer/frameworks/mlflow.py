@@ -68,7 +68,8 @@ def signature(folder: Path) -> tuple[list[tuple[str, str]] | None, str | None]:
         output = SIGNATURE_TYPES.get(outputs[0].get("type") or "")
         if output is None and outputs[0].get("type") == "tensor":
             kind = (outputs[0].get("tensor-spec") or {}).get("dtype", "")
-            output = "int" if "int" in kind else "float" if "float" in kind else None
+            output = ("int" if "int" in kind else "float" if "float" in kind else "boolean" if kind == "bool"
+                      else "string" if kind in ("str", "object", "string") else None)
     return features, output
 
 

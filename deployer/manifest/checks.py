@@ -83,7 +83,8 @@ def _models(models: list[Any], root: Path) -> Found:
                 identifiers.normalize(name).upper().endswith(CANDIDATE_SUFFIX):
             yield path + ("name",), (f"names ending in {CANDIDATE_SUFFIX} are reserved for the candidate "
                                      "deployer tests before replacing a function")
-        features = model.get("features") if isinstance(model.get("features"), list) else []
+        features = model.get("features") if isinstance(model.get("features"), list) else \
+            _signature_features(model, root)
         feature_names = yield from _features(features, path)
         if isinstance(name, str):
             if name in seen_names:
@@ -116,6 +117,13 @@ def _models(models: list[Any], root: Path) -> Found:
                            if isinstance(c, dict) and isinstance(c.get("name"), str)}
         else:
             output_type = output.get("type")
+        if output_type is None and model.get("framework") == "mlflow" and isinstance(model.get("artifact"), str):
+            from deployer.frameworks import mlflow
+
+            try:
+                output_type = mlflow.signature(root / model["artifact"])[1]
+            except Exception:  # the artifact check reports it
+                output_type = None
         yield from _tests(model.get("tests"), feature_names, output_type, path)
 
 
@@ -181,6 +189,19 @@ def _method(value: Any, framework: Any, path: tuple) -> Found:
         close = difflib.get_close_matches(value, KNOWN_METHODS, n=1, cutoff=0.8)
         if close:
             yield path, f"unknown method {value!r} (did you mean '{close[0]}'?)"
+
+
+def _signature_features(model: dict[str, Any], root: Path) -> list[dict[str, Any]]:
+    """An mlflow model's features from its MLmodel signature, when the manifest leaves them out."""
+    if model.get("framework") != "mlflow" or "features" in model or not isinstance(model.get("artifact"), str):
+        return []
+    from deployer.frameworks import mlflow
+
+    try:
+        features, _ = mlflow.signature(root / model["artifact"])
+    except Exception:  # the artifact check reports it
+        return []
+    return [{"name": name, "type": kind} for name, kind in features or []]
 
 
 def _required_or_signature(model: dict[str, Any], root: Path, path: tuple) -> Found:
