@@ -25,7 +25,7 @@ def test_every_framework_has_its_handler_fragment():
     for f in frameworks.REGISTRY.values():
         text = (templates / f"{f.name}.py.j2").read_text()
         # the contract the main template calls
-        assert "MODEL_TAKES_ARRAY" in text and "def _load_model" in text and "def _model_call" in text
+        assert "def _takes_array" in text and "def _load_model" in text and "def _model_call" in text
 
 
 def test_a_file_of_another_framework_is_rejected_with_its_owner(tmp_path):
