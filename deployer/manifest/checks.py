@@ -13,7 +13,8 @@ from typing import Any, Iterator
 import difflib
 
 from deployer import frameworks, identifiers, packages
-from deployer.desired import CANDIDATE_SUFFIX, SIGNATURE_TYPES, SUPPORTED_RUNTIMES, base_type, number_scale
+from deployer.desired import (CANDIDATE_SUFFIX, NUMBER_TYPE, SIGNATURE_TYPES, SUPPORTED_RUNTIMES, base_type,
+                              number_scale)
 
 # Methods estimators commonly have: a name close to one of these but not one is a typo.
 KNOWN_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
@@ -169,12 +170,22 @@ def _features(features: list[Any], path: tuple):
                           f"(the SQL argument {stored} and the column {column} must be unique)")
         names[column] = feature.get("type")
         stored_names.add(stored)
+        yield from _number_type(feature.get("type"), path + ("features", j, "type"))
         sample = feature.get("sample")
         for k, value in enumerate(sample if isinstance(sample, list) else []):
             if not _fits(value, feature.get("type")):
                 yield path + ("features", j, "sample", k), (
                     f"{value!r} does not fit feature {column} of type {feature.get('type')}")
     return names
+
+
+def _number_type(kind: Any, path: tuple) -> Found:
+    m = NUMBER_TYPE.fullmatch(kind) if isinstance(kind, str) else None
+    if m:
+        precision, scale = int(m.group(1)), int(m.group(2) or 0)
+        if not 1 <= precision <= 38 or scale > precision:
+            yield path, (f"{kind} is not a Snowflake NUMBER: precision is 1 to 38 and scale at most "
+                         f"the precision")
 
 
 def _method(value: Any, framework: Any, path: tuple) -> Found:
@@ -246,6 +257,7 @@ def _output(output: dict[str, Any], model: dict[str, Any], path: tuple) -> Found
     seen: set[str] = set()
     for where, entry in entries:
         yield from _method(entry.get("method"), framework, where + ("method",))
+        yield from _number_type(entry.get("type"), where + ("type",))
         if "column" in entry and "class" in entry:
             yield where, "give column or class, not both"
         name = entry.get("name")

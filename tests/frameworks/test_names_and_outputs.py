@@ -67,6 +67,7 @@ def test_object_output_renders_returns_object(tmp_path):
     ("{columns: [{name: a, type: float}, {name: a, type: int}]}", "duplicate output name 'a'"),
     ("{type: floaty}", "'floaty' is not one of 'float', 'int', 'number', 'string', 'boolean' or number(P,S) "
                        "(did you mean 'float'?)"),
+    ("{type: 'number(40,2)'}", "number(40,2) is not a Snowflake NUMBER: precision is 1 to 38"),
     ("{columns: [{name: a, type: float}]}\n  tests: [{input: {sqft: 1, Rooms: 2, house age: 3}, expect: {b: 1}}]",
      "'b' is not an output of this model (outputs: a)"),
 ])
