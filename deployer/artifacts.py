@@ -255,7 +255,7 @@ def folder_zip(folder: Path, zip_dir: Path, cache: DigestCache) -> tuple[Path, s
     name = "folder:" + str(folder)
     digest = cache.lookup(name, key)
     if digest is not None:
-        cached = zip_dir / f"{digest}.zip"
+        cached = zip_dir / digest / f"{folder.name}.zip"
         if cached.is_file():
             return cached, digest, cached.stat().st_size
     zip_dir.mkdir(parents=True, exist_ok=True)
@@ -269,7 +269,9 @@ def folder_zip(folder: Path, zip_dir: Path, cache: DigestCache) -> tuple[Path, s
         size = fh.tell()
     cache.reads += 1
     digest = h.hexdigest()
-    final = zip_dir / f"{digest}.zip"
+    # PUT keeps the local file name: the zip must already have the name it has on the stage.
+    final = zip_dir / digest / f"{folder.name}.zip"
+    final.parent.mkdir(exist_ok=True)
     os.replace(tmp, final)
     cache.store(name, key, digest)
     return final, digest, size

@@ -161,6 +161,10 @@ def refresh(session, names, source: str, path: Path | None = None) -> Snapshot:
 # --------------------------------------------------------------------------- the local engine
 
 
+# Slim distributions that install the same modules as the package Snowflake's channel names.
+SLIM_DISTRIBUTIONS = {"mlflow-skinny": "mlflow"}
+
+
 def installed() -> dict[str, str]:
     """Distributions of this Python: package key -> version."""
     import importlib.metadata as metadata
@@ -170,6 +174,8 @@ def installed() -> dict[str, str]:
         name = dist.metadata["Name"]
         if name:
             out.setdefault(key(name), dist.version)
+            if key(name) in SLIM_DISTRIBUTIONS:
+                out.setdefault(SLIM_DISTRIBUTIONS[key(name)], dist.version)
     return out
 
 

@@ -11,14 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Manifest type name -> SQL type as written in DDL.
+import re
+
+# Manifest type name -> SQL type as written in DDL. `number` is Snowflake's NUMBER, which
+# means NUMBER(38,0): whole numbers. `number(p,s)` (see sql_type) keeps s decimals.
 SQL_TYPES = {
     "float": "FLOAT",
     "int": "NUMBER(38,0)",
     "number": "NUMBER",
     "string": "VARCHAR",
     "boolean": "BOOLEAN",
+    "object": "OBJECT",  # several outputs, one OBJECT per row
 }
+NUMBER_TYPE = re.compile(r"number\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
 # Manifest type name -> the type as SHOW/DESCRIBE print it in a signature.
 SIGNATURE_TYPES = {
@@ -27,7 +32,29 @@ SIGNATURE_TYPES = {
     "number": "NUMBER",
     "string": "VARCHAR",
     "boolean": "BOOLEAN",
+    "object": "OBJECT",
 }
+
+
+def base_type(kind: str) -> str:
+    """'number(12,4)' -> 'number'; other manifest types unchanged."""
+    return "number" if NUMBER_TYPE.fullmatch(kind) else kind
+
+
+def sql_type(kind: str) -> str:
+    m = NUMBER_TYPE.fullmatch(kind)
+    if m:
+        return f"NUMBER({int(m.group(1))},{int(m.group(2) or 0)})"
+    return SQL_TYPES[kind]
+
+
+def number_scale(kind: str) -> int:
+    """Decimals a numeric type keeps: float keeps them all (-1), number and int none."""
+    m = NUMBER_TYPE.fullmatch(kind)
+    if m:
+        return int(m.group(2) or 0)
+    return -1 if kind == "float" else 0
+
 
 # https://docs.snowflake.com/en/developer-guide/udf/python/udf-python-introduction
 SUPPORTED_RUNTIMES = ("3.10", "3.11", "3.12", "3.13")
@@ -39,12 +66,29 @@ CANDIDATE_SUFFIX = "__CANDIDATE"
 
 @dataclass(frozen=True)
 class Feature:
-    name: str  # stored identifier
-    type: str  # a key of SQL_TYPES
+    name: str  # stored identifier: the SQL argument
+    type: str  # a key of SQL_TYPES, or number(p,s)
+    column: str | None = None  # the DataFrame column the model was fitted on; `name` when None
+    sample: tuple[Any, ...] = ()  # values preflight's synthetic batch draws from
 
     @property
     def sql_type(self) -> str:
-        return SQL_TYPES[self.type]
+        return sql_type(self.type)
+
+    @property
+    def col(self) -> str:
+        return self.column if self.column is not None else self.name
+
+
+@dataclass(frozen=True)
+class Output:
+    """One value the function returns: a scalar, or one key of an OBJECT result."""
+
+    type: str  # a key of SQL_TYPES (not object), or number(p,s)
+    name: str | None = None  # the key in the OBJECT; None for a scalar function
+    method: str | None = None  # the model method it comes from; the model's method when None
+    column: int | None = None  # the column of a 2-D result
+    label: Any = None  # the class (by the estimator's classes_) whose column it is
 
 
 @dataclass(frozen=True)
@@ -68,7 +112,7 @@ class Model:
     framework: str  # "keras" | "sklearn"
     artifact: Path
     features: tuple[Feature, ...]
-    output_type: str  # a key of SQL_TYPES
+    output_type: str  # a key of SQL_TYPES: the scalar's type, or "object" for several outputs
     method: str | None = None
     preprocess: tuple[Step, ...] = ()
     postprocess: tuple[Step, ...] = ()
@@ -80,11 +124,21 @@ class Model:
     comment: str | None = None
     runtime_version: str = DEFAULT_RUNTIME
     tests: tuple[SmokeTest, ...] = ()
+    outputs: tuple[Output, ...] = ()  # empty: one scalar of output_type, the whole result
 
     @property
     def arg_types(self) -> tuple[str, ...]:
         """Argument types as Snowflake identifies an overload."""
-        return tuple(SIGNATURE_TYPES[f.type] for f in self.features)
+        return tuple(SIGNATURE_TYPES[base_type(f.type)] for f in self.features)
+
+    @property
+    def returns(self) -> str:
+        """The RETURNS type as DDL writes it."""
+        return sql_type(self.output_type)
+
+    @property
+    def all_outputs(self) -> tuple[Output, ...]:
+        return self.outputs or (Output(self.output_type),)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from deployer import releases
-from deployer.desired import CANDIDATE_SUFFIX, SIGNATURE_TYPES
+from deployer.desired import CANDIDATE_SUFFIX, SIGNATURE_TYPES, base_type
 from deployer.errors import DeployerError, SQLError
 from deployer.plan import Change, Plan, PutFile, RunSQL, TestFunction, WriteRelease
 from deployer.planner import drop_sql
@@ -55,7 +55,7 @@ def _run(session: Session, op, on_test: Callable[[TestResult], None]) -> None:
     elif isinstance(op, RunSQL):
         session.run(op.sql)
     elif isinstance(op, TestFunction):
-        results = check_function(session, op.function, op.model, op.features, op.tests)
+        results = check_function(session, op.function, op.model, op.features, op.tests, known=op.samples)
         for result in results:
             on_test(result)
         failed = [r for r in results if not r.passed]
@@ -81,4 +81,4 @@ def _run(session: Session, op, on_test: Callable[[TestResult], None]) -> None:
 
 
 def _types(op: TestFunction) -> list[str]:
-    return [SIGNATURE_TYPES[kind] for _, kind in op.features]
+    return [SIGNATURE_TYPES[base_type(kind)] for _, kind in op.features]

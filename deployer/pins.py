@@ -71,7 +71,8 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
         except CodegenError as exc:
             problems.append(Problem(state.manifest_path.name, None, None, where, str(exc)))
             continue
-        read[model.name] = tuple(provenance.read(p) for p in artifact_paths(model) if Path(p).exists())
+        read[model.name] = tuple(provenance.read(p, model.framework if p == model.artifact else None)
+                                 for p in artifact_paths(model) if Path(p).exists())
         # One version per package can be installed: the first artifact's (the model's) is pinned,
         # and preflight shows what the others make of it.
         merged, found = provenance.merged(list(read[model.name]))

@@ -58,6 +58,7 @@ class TestFunction:
     features: tuple[tuple[str, str], ...]  # (name, manifest type)
     tests: tuple[SmokeTest, ...]
     op: str = "test"
+    samples: tuple = ()  # per feature, values for the synthetic batch (deployer.samples)
 
     def statement(self) -> str | None:
         return None

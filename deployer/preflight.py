@@ -27,7 +27,7 @@ from pathlib import Path
 from unittest import mock
 
 
-from . import channel, envs, pins
+from . import channel, envs, frameworks, pins
 from .artifacts import DigestCache, model_files
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
 from .desired import DesiredState, Model
@@ -38,7 +38,7 @@ from . import smoke
 SYNTHETIC_ROWS = 300
 
 # Modules a framework's handler needs in this Python for preflight to run it.
-FRAMEWORK_MODULES = {"keras": ("tensorflow", "keras", "joblib"), "sklearn": ("sklearn", "joblib")}
+FRAMEWORK_MODULES = {name: f.modules for name, f in frameworks.REGISTRY.items()}
 
 # scikit-learn's InconsistentVersionWarning, matched by message so the worker need not import it.
 INCONSISTENT_PICKLE = r"Trying to unpickle estimator .* from version .* when using version"
@@ -218,7 +218,10 @@ def _engine_message(exc: Exception) -> str:
 
 def synthetic_batch(model: Model, rows: int, seed: int = 0) -> list[tuple]:
     """Plausible rows for `model` (deployer.smoke.synthetic_rows)."""
-    return smoke.synthetic_rows(tuple(f.type for f in model.features), model.tests, rows, seed)
+    from .samples import feature_values
+
+    return smoke.synthetic_rows(tuple(f.type for f in model.features), model.tests, rows, seed,
+                                known=feature_values(model))
 
 
 # --------------------------------------------------------------------------- packages
@@ -232,7 +235,7 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
     problems = []
     imports = [f for f in rendered.files if f.role == "import"]
     for f in rendered.files:
-        if f.role == "import" or f.is_folder or (model.framework == "keras" and f.role == "model"):
+        if f.role == "import" or f.is_folder or (f.role == "model" and not _pickled_model(model, f.local_path)):
             continue
         try:
             with _importable(imports):
@@ -273,6 +276,18 @@ def _importable(imports):
             sys.path[:] = saved_path
             for name in set(sys.modules) - saved_modules:  # never leave the user's modules behind
                 del sys.modules[name]
+
+
+def _pickled_model(model: Model, path: Path) -> bool:
+    """Whether the model file is a pickle (some frameworks also save their own formats)."""
+    framework = frameworks.get(model.framework)
+    if framework is None or not framework.pickled:
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    # pickle protocol 2+, or joblib's zlib/gzip/bz2/xz/lz4 compression
+    return head[:1] in (b"\x80", b"\x78") or head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or \
+        head == b"\xfd7zXZ\x00" or head[:4] == b"\x04\x22\x4d\x18"
 
 
 def pickled_modules(path: Path) -> set[str]:

@@ -50,8 +50,9 @@ class Provenance:
         return ", ".join(parts) if parts else "versions not recorded"
 
 
-def read(path: Path) -> Provenance:
-    """The writer versions recorded in one artifact (a file or a folder)."""
+def read(path: Path, framework: str | None = None) -> Provenance:
+    """The writer versions recorded in one artifact (a file or a folder); `framework`: the
+    plug-in (deployer.frameworks) that reads its own formats (an XGBoost JSON Booster ...)."""
     path = Path(path)
     versions: dict[str, str] = {}
     notes: list[str] = []
@@ -72,6 +73,12 @@ def read(path: Path) -> Provenance:
                     versions["scikit-learn"] = version
             mlflow_python = _mlflow(path.parent, versions, only_if_missing=True)
             python = python or mlflow_python
+        if framework is not None:
+            from deployer import frameworks
+
+            plugin = frameworks.get(framework)
+            for package, version in (plugin.versions(path) if plugin else {}).items():
+                versions.setdefault(package, version)
     except (OSError, ValueError, KeyError, ImportError, zipfile.BadZipFile) as exc:
         notes.append(f"{path.name}: cannot read writer versions: {exc}")
     return Provenance(path, versions, python, tuple(notes))

@@ -6,6 +6,7 @@ this, so a test that passes in one passes in the other.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -13,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from deployer.codegen import RenderedFunction, sql_string
-from deployer.desired import SQL_TYPES, DesiredState, Model, SmokeTest
+from deployer.desired import DesiredState, Model, SmokeTest, base_type, sql_type
 from deployer.errors import SQLError
 from deployer.identifiers import qualified
 from deployer.session import Session
@@ -21,18 +22,19 @@ from deployer.session import Session
 
 def literal(value: Any, kind: str) -> str:
     """A SQL literal of the feature's type; strings are escaped, never pasted raw."""
-    sql_type = SQL_TYPES[kind]
+    target = sql_type(kind)
+    kind = base_type(kind)
     if value is None:
-        return f"CAST(NULL AS {sql_type})"
+        return f"CAST(NULL AS {target})"
     if kind == "string":
         return sql_string(str(value))
     if kind == "boolean":
         return "TRUE" if value else "FALSE"
     if kind == "int":
-        return f"CAST({int(value)} AS {sql_type})"
+        return f"CAST({int(value)} AS {target})"
     if not math.isfinite(float(value)):
-        return f"CAST('{float(value)!r}' AS {sql_type})"  # 'nan', 'inf': Snowflake reads these
-    return f"CAST({float(value)!r} AS {sql_type})"
+        return f"CAST('{float(value)!r}' AS {target})"  # 'nan', 'inf': Snowflake reads these
+    return f"CAST({float(value)!r} AS {target})"
 
 
 def call(state: DesiredState, model: Model, inputs: Iterable[Any]) -> str:
@@ -47,7 +49,13 @@ def call_named(name: str, types: tuple[str, ...], inputs: Iterable[Any]) -> str:
 
 
 def compare(actual: Any, expect: Any, tolerance: float | None) -> str | None:
-    """None when `actual` passes; else what was expected and found. No tolerance means exact."""
+    """None when `actual` passes; else what was expected and found. No tolerance means exact.
+
+    An OBJECT result (a mapping, or its JSON text as connectors return it) is compared key by
+    key against a mapping `expect`, each value with the tolerance.
+    """
+    if isinstance(expect, dict):
+        return _compare_object(actual, expect, tolerance)
     shown = f"expected {expect!r}{f' ± {tolerance}' if tolerance is not None else ''}, got {actual!r}"
     if expect is None or actual is None:
         return None if expect is actual else shown
@@ -60,6 +68,25 @@ def compare(actual: Any, expect: Any, tolerance: float | None) -> str | None:
             return shown
         return None if diff <= (tolerance or 0.0) else shown  # NaN compares False: a failure
     return None if str(actual) == str(expect) else shown
+
+
+def _compare_object(actual: Any, expect: dict, tolerance: float | None) -> str | None:
+    if isinstance(actual, str):
+        try:
+            actual = json.loads(actual)
+        except ValueError:
+            pass
+    if not isinstance(actual, dict):
+        return f"expected an OBJECT {expect!r}, got {actual!r}"
+    wrong = []
+    for key, want in expect.items():
+        if key not in actual:
+            wrong.append(f"{key}: missing (keys: {', '.join(map(str, actual))})")
+            continue
+        failure = compare(actual[key], want, tolerance)
+        if failure:
+            wrong.append(f"{key}: {failure}")
+    return "; ".join(wrong) or None
 
 
 @dataclass(frozen=True)
@@ -86,12 +113,27 @@ class TestResult:
 
 
 def synthetic_rows(types: tuple[str, ...], tests: tuple[SmokeTest, ...], rows: int,
-                   seed: int = 0) -> list[tuple]:
-    """Plausible rows: around the smoke-test values when there are some; a few rows with a NULL."""
+                   seed: int = 0, known: tuple = ()) -> list[tuple]:
+    """Plausible rows; a few rows with a NULL. Per feature, values come from `known`
+    (deployer.samples: the manifest's sample, the fitted pipeline's categories or ranges),
+    else from around the smoke-test values."""
     rng = np.random.default_rng(seed)
     columns = []
     for i, kind in enumerate(types):
+        kind = base_type(kind)
         seen = [t.inputs[i] for t in tests if t.inputs[i] is not None]
+        hint = known[i] if i < len(known) else None
+        if hint is not None and hint.choices:
+            choices = list(hint.choices)
+            columns.append([choices[j] for j in rng.integers(0, len(choices), rows)])
+            continue
+        if hint is not None and hint.low is not None and kind in ("float", "number", "int"):
+            if kind == "int":
+                col = [int(v) for v in rng.integers(int(np.floor(hint.low)), int(np.ceil(hint.high)) + 1, rows)]
+            else:
+                col = [round(float(v), 6) for v in rng.uniform(hint.low, hint.high, rows)]
+            columns.append(col)
+            continue
         if kind in ("float", "number"):
             center = float(np.mean(seen)) if seen else 0.0
             spread = (float(np.std(seen)) if seen else 0.0) or abs(center) * 0.1 or 1.0
@@ -135,7 +177,7 @@ def batch_problem(batch: list[tuple], result: tuple) -> str | None:
 
 
 def check_function(session: Session, name: str, label: str, features: tuple[tuple[str, str], ...],
-                   tests: tuple[SmokeTest, ...], batch_rows: int = 300) -> list[TestResult]:
+                   tests: tuple[SmokeTest, ...], batch_rows: int = 300, known: tuple = ()) -> list[TestResult]:
     """A model's smoke tests and a synthetic batch, called as `name` on the target."""
     types = tuple(kind for _, kind in features)
     results = []
@@ -148,7 +190,7 @@ def check_function(session: Session, name: str, label: str, features: tuple[tupl
             continue
         results.append(TestResult(label, test.inputs, test.expect, actual, compare(actual, test.expect, test.tolerance)))
     if batch_rows and not any(not r.passed for r in results):
-        batch = synthetic_rows(types, tests, batch_rows)
+        batch = synthetic_rows(types, tests, batch_rows, known=known)
         try:
             problem = batch_problem(batch, session.run(batch_sql(name, types, batch)).rows)
         except SQLError as exc:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import jinja2
 
-from .. import __version__, packages
+from .. import __version__, frameworks, packages
 from ..artifacts import DigestCache, StagedFile, model_files, staged_name
-from ..desired import SQL_TYPES, DesiredState, Model
+from ..desired import DesiredState, Model, base_type
 from ..errors import DeployerError
 from ..identifiers import qualified, quote
 
@@ -28,11 +28,6 @@ HANDLER_NAME = "predict"
 META_KEY = "deployer"
 _META_START = '{"' + META_KEY + '":'
 
-# What each framework's handler imports, by package name as Snowflake's channel spells it.
-FRAMEWORK_PACKAGES = {
-    "keras": ("tensorflow", "pandas"),
-    "sklearn": ("scikit-learn", "joblib", "pandas"),
-}
 STEP_PACKAGES = ("scikit-learn", "joblib")
 
 
@@ -96,7 +91,10 @@ def packages_for(model: Model) -> tuple[str, ...]:
     A version spec written by the user wins over a bare name; two different specs for one
     package are an error.
     """
-    implied = list(FRAMEWORK_PACKAGES[model.framework])
+    framework = frameworks.get(model.framework)
+    if framework is None:
+        raise CodegenError(f"model {model.name}: unknown framework {model.framework!r}")
+    implied = list(framework.implied(model.artifact))
     if model.preprocess or model.postprocess:
         implied += STEP_PACKAGES
     chosen: dict[str, tuple[str, str]] = {}
@@ -125,18 +123,24 @@ def signature(state: DesiredState, model: Model) -> str:
 
 
 def render_handler(state: DesiredState, model: Model) -> str:
-    if model.framework not in FRAMEWORK_PACKAGES:
+    framework = frameworks.get(model.framework)
+    if framework is None:
         raise CodegenError(f"model {model.name}: unknown framework {model.framework!r}")
+    method = model.method or framework.default_method
     return _render(
         "handler.py.j2",
         version=__version__,
         signature=signature(state, model),
         framework=model.framework,
-        features=[f.name for f in model.features],
-        feature_types=[f.type for f in model.features],
-        output_type=model.output_type,
+        fragment=framework.template,
+        extra=framework.context(model.artifact) if framework.context else {},
+        features=[f.col for f in model.features],
+        feature_types=[base_type(f.type) for f in model.features],
+        outputs=[(o.name, base_type(o.type), o.method or method, o.column, o.label)
+                 for o in model.all_outputs],
+        result="object" if model.output_type == "object" else "scalar",
         model_file=staged_name(model.artifact),
-        model_method=model.method or "predict",
+        model_method=method,
         preprocess=[(staged_name(s.artifact), s.method or "transform") for s in model.preprocess],
         postprocess=[(staged_name(s.artifact), s.method or "transform") for s in model.postprocess],
         max_batch_size=model.max_batch_size,
@@ -153,7 +157,7 @@ def _function_sql(state, model, files, body, comment, pkgs) -> str:
         "create_function.sql.j2",
         name=qualified(state.database, state.schema, model.name),
         arguments=[f"{quote(f.name)} {f.sql_type}" for f in model.features],
-        returns=SQL_TYPES[model.output_type],
+        returns=model.returns,
         runtime_version=model.runtime_version,
         log_level=model.log_level,
         comment=comment,
@@ -195,7 +199,7 @@ def render_function(
             "handler": short_hash(body), "packages": list(pkgs),
             "runtime": model.runtime_version,
             # Attribute-level plan reasons (deployer.planner): argument names, return type, batch size.
-            "args": [f.name for f in model.features], "returns": SQL_TYPES[model.output_type]}
+            "args": [f.name for f in model.features], "returns": model.returns}
     if model.max_batch_size is not None:
         meta["batch"] = model.max_batch_size
     if model.log_level is not None:

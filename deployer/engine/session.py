@@ -33,7 +33,8 @@ from deployer.errors import NotSupportedError, SQLError
 from deployer.session import Result
 
 _DUCK_TYPES = {"DOUBLE": duckdb.sqltypes.DOUBLE, "BIGINT": duckdb.sqltypes.BIGINT,
-               "VARCHAR": duckdb.sqltypes.VARCHAR, "BOOLEAN": duckdb.sqltypes.BOOLEAN}
+               "VARCHAR": duckdb.sqltypes.VARCHAR, "BOOLEAN": duckdb.sqltypes.BOOLEAN,
+               "JSON": duckdb.sqltypes.DuckDBPyType("JSON")}
 _DONE = "Statement executed successfully."
 _COUNT_COLUMNS = {"INSERT": "number of rows inserted", "UPDATE": "number of rows updated",
                   "DELETE": "number of rows deleted"}
@@ -636,7 +637,8 @@ class LocalSession:
                     self._pending_events.extend(events.rows(info, [events.error_record(str(exc))]))
 
         ret = sqltypes.duckdb_type(fn.returns)
-        adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error)
+        adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error,
+                               scale=sqltypes.scale(fn.returns))
         self.con.create_function(
             fn.duck_name, adapter, [_DUCK_TYPES[sqltypes.duckdb_type(t)] for t in fn.arg_types],
             _DUCK_TYPES[ret], type="arrow",
@@ -711,8 +713,11 @@ class LocalSession:
             raise self._udf_error
         if t.kind == "SELECT":
             cols = tuple(d[0] for d in cur.description)
-            return Result(cols, tuple(tuple(r) for r in cur.fetchall()),
-                          tuple(str(d[1]) for d in cur.description))
+            types = tuple(str(d[1]) for d in cur.description)
+            rows = cur.fetchall()
+            if "JSON" in types:
+                rows = [_semi_structured(r, types) for r in rows]
+            return Result(cols, tuple(tuple(r) for r in rows), types)
         if t.kind in _COUNT_COLUMNS:
             count = cur.fetchone()[0]
             return Result((_COUNT_COLUMNS[t.kind],), ((count,),), ("BIGINT",))
@@ -791,3 +796,11 @@ def _position(sql: str | None, token: str) -> str:
     before = sql[:found.start()]
     line = before.count("\n") + 1
     return f"error line {line} at position {found.start() - (before.rfind(chr(10)) + 1)} "
+
+
+def _semi_structured(row, types):
+    """OBJECT/VARIANT values as Snowflake's connectors return them: JSON text, 2-space indent."""
+    import json
+
+    return tuple(json.dumps(json.loads(v), indent=2) if t == "JSON" and isinstance(v, str) else v
+                 for v, t in zip(row, types))

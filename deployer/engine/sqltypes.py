@@ -48,7 +48,10 @@ def normalize(text: str) -> str:
         return f"VARCHAR({int(p) if p else 1})"
     if name in _BOOLEAN:
         return "BOOLEAN"
-    raise NotSupportedError(f"data type {name} for Python functions (use FLOAT, NUMBER, VARCHAR or BOOLEAN)")
+    if name in ("OBJECT", "VARIANT") and p is None:
+        return name
+    raise NotSupportedError(f"data type {name} for Python functions "
+                            "(use FLOAT, NUMBER, VARCHAR, BOOLEAN, OBJECT or VARIANT)")
 
 
 def short(full: str) -> str:
@@ -71,4 +74,6 @@ def duckdb_type(full: str) -> str:
         return "BIGINT" if scale(full) == 0 else "DOUBLE"
     if base == "VARCHAR":
         return "VARCHAR"
+    if base in ("OBJECT", "VARIANT"):  # semi-structured values travel as JSON text
+        return "JSON"
     return "BOOLEAN"

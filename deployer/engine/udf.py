@@ -254,13 +254,17 @@ def _to_numpy(column):
     return column.to_numpy(zero_copy_only=False)
 
 
-def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error):
-    """The Arrow-vectorised function DuckDB calls; errors are parked via `on_error`."""
+def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, scale: int = 0):
+    """The Arrow-vectorised function DuckDB calls; errors are parked via `on_error`.
+
+    `scale`: the decimals a NUMBER(P,S) result keeps (Snowflake rounds to them)."""
+    import json
+
     import numpy as np
     import pyarrow as pa
 
     arrow_type = {"DOUBLE": pa.float64(), "BIGINT": pa.int64(), "VARCHAR": pa.string(),
-                  "BOOLEAN": pa.bool_()}[return_type]
+                  "BOOLEAN": pa.bool_(), "JSON": pa.json_(pa.string())}[return_type]
 
     def adapter(*columns):
         n = len(columns[0]) if columns else 1
@@ -295,6 +299,12 @@ def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error):
             out = parts[0] if len(parts) == 1 else np.concatenate([np.asarray(p, dtype=object)
                                                                   if isinstance(p, list) else p
                                                                   for p in parts])
+            if return_type == "JSON":  # an OBJECT/VARIANT: the handler's dicts (or values) as JSON
+                out = [None if v is None else json.dumps(v, allow_nan=False) for v in out]
+            elif return_type == "BIGINT" and getattr(out, "dtype", None) is not None and out.dtype.kind == "f":
+                out = np.round(out)  # NUMBER(38,0): Snowflake rounds a float result
+            elif return_type == "DOUBLE" and scale > 0:
+                out = np.round(np.asarray(out, dtype=np.float64), scale)
             return pa.array(out, type=arrow_type, from_pandas=True)
         except (pa.ArrowException, TypeError, ValueError) as exc:
             err = SQLError(f"function {pool.spec.label} returned values that are not "

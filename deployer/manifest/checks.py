@@ -6,17 +6,20 @@ once. They are defensive about shape, since schema errors are reported too.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import stat
 from pathlib import Path
 from typing import Any, Iterator
 
-from deployer import artifacts, identifiers, packages
-from deployer.desired import CANDIDATE_SUFFIX, SIGNATURE_TYPES, SUPPORTED_RUNTIMES
+from deployer import artifacts, frameworks, identifiers, packages
+from deployer.desired import (CANDIDATE_SUFFIX, NUMBER_TYPE, SIGNATURE_TYPES, SUPPORTED_RUNTIMES, base_type,
+                              number_scale)
 
-KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
-SKLEARN_SUFFIXES = (".joblib", ".pkl", ".pickle", ".sav", ".ct")
+# Methods estimators commonly have: a name close to one of these but not one is a typo.
+KNOWN_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
+                 "inverse_transform", "score_samples", "apply", "predict_joint_log_proba")
 
 Found = Iterator[tuple[tuple, str]]
 SHOWN_VALUE = 60  # characters of a value echoed in a message
@@ -96,7 +99,8 @@ def _models(models: list[Any], places: tuple) -> Found:
                 identifiers.normalize(name).upper().endswith(CANDIDATE_SUFFIX):
             yield path + ("name",), (f"names ending in {CANDIDATE_SUFFIX} are reserved for the candidate "
                                      "deployer tests before replacing a function")
-        features = model.get("features") if isinstance(model.get("features"), list) else []
+        features = model.get("features") if isinstance(model.get("features"), list) else \
+            _signature_features(model, places[0])
         feature_names = yield from _features(features, path)
         if isinstance(name, str):
             if name in seen_names:
@@ -111,6 +115,8 @@ def _models(models: list[Any], places: tuple) -> Found:
                 elif signature:
                     seen_signatures[signature] = i
         yield from _artifact(model, places, path)
+        yield from _method(model.get("method"), model.get("framework"), path + ("method",))
+        yield from _required_or_signature(model, places[0], path)
         for kind in ("preprocess", "postprocess"):
             steps = model.get(kind)
             for j, step in enumerate(steps if isinstance(steps, list) else []):
@@ -120,7 +126,21 @@ def _models(models: list[Any], places: tuple) -> Found:
         yield from _runtime(model.get("runtime_version"), path + ("runtime_version",))
         yield from _packages(model.get("packages"), path + ("packages",))
         output = model.get("output") if isinstance(model.get("output"), dict) else {}
-        yield from _tests(model.get("tests"), feature_names, output.get("type"), path)
+        if "output" in model and isinstance(model.get("output"), dict):
+            yield from _output(output, model, path)
+        if isinstance(output.get("columns"), list):
+            output_type = {c["name"]: c.get("type") for c in output["columns"]
+                           if isinstance(c, dict) and isinstance(c.get("name"), str)}
+        else:
+            output_type = output.get("type")
+        if output_type is None and model.get("framework") == "mlflow" and isinstance(model.get("artifact"), str):
+            from deployer.frameworks import mlflow
+
+            try:
+                output_type = mlflow.signature(places[0] / model["artifact"])[1]
+            except Exception:  # the artifact check reports it
+                output_type = None
+        yield from _tests(model.get("tests"), feature_names, output_type, path)
 
 
 def _signature(name: str, features: list[Any]) -> tuple | None:
@@ -128,24 +148,49 @@ def _signature(name: str, features: list[Any]) -> tuple | None:
         stored = identifiers.normalize(name)
     except identifiers.IdentifierError:
         return None
-    types = tuple(SIGNATURE_TYPES.get(f.get("type"), "?") for f in features if isinstance(f, dict))
+    types = tuple(SIGNATURE_TYPES.get(base_type(f.get("type") or ""), "?")
+                  for f in features if isinstance(f, dict))
     return stored, types
 
 
+def feature_column(name: str) -> str:
+    """The DataFrame column a feature name stands for: as written, without SQL quotes."""
+    if len(name) >= 2 and name.startswith('"') and name.endswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name
+
+
+def feature_sql_name(feature: dict[str, Any]) -> str:
+    """The stored SQL argument name: sql_name, else the name by Snowflake's rules."""
+    return identifiers.normalize(feature.get("sql_name") or feature["name"])
+
+
 def _features(features: list[Any], path: tuple):
-    names: dict[str, str] = {}  # stored name -> type
+    names: dict[str, str] = {}  # column as written -> type
+    stored_names: set[str] = set()
     for j, feature in enumerate(features):
         if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
             continue
-        fpath = path + ("features", j, "name")
+        key = "sql_name" if isinstance(feature.get("sql_name"), str) else "name"
+        fpath = path + ("features", j, key)
         try:
-            stored = identifiers.normalize(feature["name"])
+            stored = feature_sql_name(feature)
         except identifiers.IdentifierError as exc:
-            yield fpath, str(exc)
+            hint = "" if key == "sql_name" else " (give sql_name for the SQL argument; name stays the column)"
+            yield fpath, f"{exc}{hint}"
             continue
-        if stored in names:
-            yield fpath, f"duplicate feature name '{feature['name']}' (features are {stored} once each)"
-        names[stored] = feature.get("type")
+        column = feature_column(feature["name"])
+        if column in names or stored in stored_names:
+            yield fpath, (f"duplicate feature name '{feature['name']}' "
+                          f"(the SQL argument {stored} and the column {column} must be unique)")
+        names[column] = feature.get("type")
+        stored_names.add(stored)
+        yield from _number_type(feature.get("type"), path + ("features", j, "type"))
+        sample = feature.get("sample")
+        for k, value in enumerate(sample if isinstance(sample, list) else []):
+            if not _fits(value, feature.get("type")):
+                yield path + ("features", j, "sample", k), (
+                    f"{value!r} does not fit feature {column} of type {feature.get('type')}")
     return names
 
 
@@ -168,6 +213,94 @@ def _place(rel: str, places: tuple, path: tuple) -> tuple[Path | None, list]:
     return real, []
 
 
+def _number_type(kind: Any, path: tuple) -> Found:
+    m = NUMBER_TYPE.fullmatch(kind) if isinstance(kind, str) else None
+    if m:
+        precision, scale = int(m.group(1)), int(m.group(2) or 0)
+        if not 1 <= precision <= 38 or scale > precision:
+            yield path, (f"{kind} is not a Snowflake NUMBER: precision is 1 to 38 and scale at most "
+                         f"the precision")
+
+
+def _method(value: Any, framework: Any, path: tuple) -> Found:
+    if not isinstance(value, str):
+        return
+    fw = frameworks.get(framework) if isinstance(framework, str) else None
+    allowed = fw.methods if fw is not None and fw.methods else None
+    if allowed is not None and value not in allowed:
+        yield path, f"framework {framework} calls only {', '.join(allowed)}, not {value!r}"
+        return
+    if value not in KNOWN_METHODS:
+        close = difflib.get_close_matches(value, KNOWN_METHODS, n=1, cutoff=0.8)
+        if close:
+            yield path, f"unknown method {value!r} (did you mean '{close[0]}'?)"
+
+
+def _signature_features(model: dict[str, Any], root: Path) -> list[dict[str, Any]]:
+    """An mlflow model's features from its MLmodel signature, when the manifest leaves them out."""
+    if model.get("framework") != "mlflow" or "features" in model or not isinstance(model.get("artifact"), str):
+        return []
+    from deployer.frameworks import mlflow
+
+    try:
+        features, _ = mlflow.signature(root / model["artifact"])
+    except Exception:  # the artifact check reports it
+        return []
+    return [{"name": name, "type": kind} for name, kind in features or []]
+
+
+def _required_or_signature(model: dict[str, Any], root: Path, path: tuple) -> Found:
+    """features and output are required, except what an mlflow model's signature gives."""
+    output = model.get("output") if isinstance(model.get("output"), dict) else {}
+    needs = [k for k, given in (("features", "features" in model),
+                                ("output", "type" in output or "columns" in output)) if not given]
+    if not needs:
+        return
+    if model.get("framework") == "mlflow" and isinstance(model.get("artifact"), str):
+        from deployer.frameworks import mlflow
+
+        try:
+            features, output_type = mlflow.signature(root / model["artifact"])
+        except Exception:  # the artifact check reports an unreadable MLmodel
+            return
+        found = {"features": features is not None, "output": output_type is not None}
+        for key in needs:
+            if not found[key]:
+                yield path, (f"missing required key '{key}' (the MLmodel signature does not give it)")
+        return
+    for key in needs:
+        if key == "features" or "output" not in model:
+            yield path, f"missing required key '{key}'"
+
+
+def _output(output: dict[str, Any], model: dict[str, Any], path: tuple) -> Found:
+    opath = path + ("output",)
+    framework = model.get("framework")
+    has_type, has_columns = "type" in output, "columns" in output
+    if has_type and has_columns:
+        yield opath, "output has both type and columns: give type for one value, columns for several"
+    elif not has_type and not has_columns and framework != "mlflow":
+        yield opath, "output needs type (one value) or columns (several values)"
+    if has_columns:
+        for key in ("method", "column", "class"):
+            if key in output:
+                yield opath + (key,), f"{key} goes on each of output.columns, not on output"
+    entries = [(opath, output)] if has_type else [
+        (opath + ("columns", k), c) for k, c in enumerate(output.get("columns") or [])
+        if isinstance(c, dict)]
+    seen: set[str] = set()
+    for where, entry in entries:
+        yield from _method(entry.get("method"), framework, where + ("method",))
+        yield from _number_type(entry.get("type"), where + ("type",))
+        if "column" in entry and "class" in entry:
+            yield where, "give column or class, not both"
+        name = entry.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                yield where + ("name",), f"duplicate output name '{name}'"
+            seen.add(name)
+
+
 def _artifact(model: dict[str, Any], places: tuple, path: tuple) -> Found:
     artifact, framework = model.get("artifact"), model.get("framework")
     if not isinstance(artifact, str) or not artifact:
@@ -177,22 +310,13 @@ def _artifact(model: dict[str, Any], places: tuple, path: tuple) -> Found:
     yield from problems
     if full is None:
         return
-    suffix = Path(artifact).suffix.lower()
-    if framework == "keras":
-        if full.is_dir():
-            if not (full / "saved_model.pb").is_file():
-                yield apath, f"{shown(artifact)} is a folder but not a SavedModel (no saved_model.pb in it)"
-            else:
-                yield from _folder(full, artifact, apath)
-        elif suffix not in KERAS_SUFFIXES:
-            yield apath, (f"{shown(artifact)} does not fit framework keras "
-                          f"(expected .h5, .keras or a SavedModel folder; "
-                          f"{'.joblib/pickle files are framework sklearn' if suffix in SKLEARN_SUFFIXES else 'got ' + (shown(suffix) if suffix else 'no suffix')})")
-    elif framework == "sklearn":
-        if full.is_dir():
-            yield apath, f"{shown(artifact)} is a folder; framework sklearn needs a joblib or pickle file"
-        elif suffix in KERAS_SUFFIXES:
-            yield apath, f"{shown(artifact)} does not fit framework sklearn ({suffix} files are framework keras)"
+    if full.is_dir():  # a folder ships as a zip: its links must stay inside it, with no loop
+        yield from _folder(full, artifact, apath)
+    fw = frameworks.get(framework) if isinstance(framework, str) else None
+    if fw is None:  # the schema names the frameworks there are
+        return
+    for message in fw.check(full, artifact):
+        yield apath, message
 
 
 def _folder(full: Path, rel: str, path: tuple) -> Found:
@@ -244,13 +368,52 @@ _VALUE_KINDS = {
 
 
 def _fits(value: Any, kind: str | None) -> bool:
-    if value is None or kind not in _VALUE_KINDS:
+    if not isinstance(kind, str):
+        return True
+    base = base_type(kind)
+    if value is None or base not in _VALUE_KINDS:
         return True
     if isinstance(value, bool):
-        return kind == "boolean"
-    if kind == "int" and isinstance(value, float):
+        return base == "boolean"
+    if base in ("int", "number") and number_scale(kind) == 0 and isinstance(value, float):
         return value.is_integer()
-    return isinstance(value, _VALUE_KINDS[kind][0])
+    return isinstance(value, _VALUE_KINDS[base][0])
+
+
+def _expected(kind: str) -> str:
+    base = base_type(kind)
+    if base == "number" and number_scale(kind) == 0:
+        return ("a whole number: number is Snowflake's NUMBER, NUMBER(38,0), which rounds decimals "
+                "away; declare float or number(38,6)")
+    return _VALUE_KINDS[base][1]
+
+
+def match_inputs(given: dict[str, Any], columns: list[str]) -> tuple[dict[str, tuple[str, Any]], list[str]]:
+    """Test input keys matched to feature columns: ({column: (key, value)}, unknown keys).
+
+    A key is the column as written; a quoted key or the column's SQL spelling (FEATURE_1 for
+    feature_1) matches too, so manifests written before names kept their case still work.
+    """
+    by_sql: dict[str, str] = {}
+    for c in columns:
+        try:
+            by_sql.setdefault(identifiers.normalize(c), c)
+        except identifiers.IdentifierError:
+            pass
+    matched: dict[str, tuple[str, Any]] = {}
+    unknown = []
+    for key, value in given.items():
+        column = key if key in columns else feature_column(key) if feature_column(key) in columns else None
+        if column is None:
+            try:
+                column = by_sql.get(identifiers.normalize(key))
+            except identifiers.IdentifierError:
+                column = None
+        if column is None or column in matched:
+            unknown.append(key)
+        else:
+            matched[column] = (key, value)
+    return matched, unknown
 
 
 def _tests(tests: Any, features: dict[str, str], output_type: Any, path: tuple) -> Found:
@@ -260,30 +423,43 @@ def _tests(tests: Any, features: dict[str, str], output_type: Any, path: tuple) 
         tpath = path + ("tests", j)
         given = test.get("input") if isinstance(test.get("input"), dict) else None
         if given is not None:
-            stored = {}
-            for key, value in given.items():
-                try:
-                    stored[identifiers.normalize(key)] = (key, value)
-                except identifiers.IdentifierError:
-                    stored[key] = (key, value)
-            for name in stored.keys() - features.keys():
-                yield tpath + ("input", stored[name][0]), (
-                    f"'{stored[name][0]}' is not a feature of this model (features: {', '.join(features)})")
-            missing = [name for name in features if name not in stored]
+            matched, unknown = match_inputs(given, list(features))
+            for key in unknown:
+                yield tpath + ("input", key), (
+                    f"'{key}' is not a feature of this model (features: {', '.join(features)})")
+            missing = [name for name in features if name not in matched]
             if missing:
                 yield tpath + ("input",), f"input is missing feature(s): {', '.join(missing)}"
-            for name, (key, value) in stored.items():
+            for name, (key, value) in matched.items():
                 kind = features.get(name)
                 if kind and not _fits(value, kind):
                     yield tpath + ("input", key), (
-                        f"{shown(value)} does not fit feature {name} of type {kind} (expected {_VALUE_KINDS[kind][1]})")
-        if "expect" in test and isinstance(output_type, str) and not _fits(test["expect"], output_type):
-            yield tpath + ("expect",), (f"{shown(test['expect'])} does not fit the output type {output_type} "
-                                        f"(expected {_VALUE_KINDS[output_type][1]})")
+                        f"{shown(value)} does not fit feature {name} of type {kind} (expected {_expected(kind)})")
         for key in ("expect", "tolerance"):
             value = test.get(key)
             if isinstance(value, float) and (math.isnan(value) or (key == "tolerance" and math.isinf(value))):
                 yield tpath + (key,), (f"{key} must be a finite number, not {shown(value)} "
                                        "(a test against it could never fail, or never pass)")
+        if "expect" not in test:
+            continue
+        expect = test["expect"]
+        if isinstance(output_type, dict):
+            if not isinstance(expect, dict):
+                yield tpath + ("expect",), (f"the function returns an OBJECT: expect a mapping of "
+                                            f"{', '.join(output_type)} to values")
+                continue
+            for key, value in expect.items():
+                if key not in output_type:
+                    yield tpath + ("expect", key), (f"'{key}' is not an output of this model "
+                                                    f"(outputs: {', '.join(output_type)})")
+                elif not _fits(value, output_type[key]):
+                    yield tpath + ("expect", key), (f"{shown(value)} does not fit output {key} of type "
+                                                    f"{output_type[key]} (expected {_expected(output_type[key])})")
+            continue
+        if isinstance(expect, dict) and isinstance(output_type, str):
+            yield tpath + ("expect",), f"the function returns one {output_type}, not a mapping"
+        elif isinstance(output_type, str) and not _fits(expect, output_type):
+            yield tpath + ("expect",), (f"{shown(expect)} does not fit the output type {output_type} "
+                                        f"(expected {_expected(output_type)})")
         if test.get("tolerance") is not None and output_type in ("string", "boolean"):
             yield tpath + ("tolerance",), f"a tolerance only applies to numeric outputs, not {output_type}"

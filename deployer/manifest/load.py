@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from deployer import identifiers, packages
-from deployer.desired import DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredState, Feature, Model, SmokeTest, Step, Target
+from deployer.desired import (DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredState, Feature, Model, Output,
+                              SmokeTest, Step, Target)
 from deployer.errors import DeployerError, ManifestError, Problem
 from deployer.manifest import checks, render as render_mod, schema, yamlpos
 
@@ -169,13 +170,22 @@ def default_project(path: Path) -> str:
 
 
 def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
-    features = tuple(Feature(identifiers.normalize(f["name"]), f["type"]) for f in raw["features"])
+    raw = _with_signature(raw, root)
+    features = tuple(Feature(checks.feature_sql_name(f), f["type"], checks.feature_column(f["name"]),
+                             tuple(f.get("sample", ())))
+                     for f in raw["features"])
+    output = raw["output"]
+    # Several outputs make one OBJECT; a single one may still pick a method, column or class.
+    entries = output.get("columns") or [dict(output, name=None)]
+    outputs = tuple(Output(c["type"], c["name"], c.get("method"), c.get("column"), c.get("class"))
+                    for c in entries)
     return Model(
         name=identifiers.normalize(raw["name"]),
         framework=raw["framework"],
         artifact=(root / raw["artifact"]).resolve(),
         features=features,
-        output_type=raw["output"]["type"],
+        output_type="object" if "columns" in output else output["type"],
+        outputs=outputs,
         method=raw.get("method"),
         preprocess=tuple(Step((root / s["artifact"]).resolve(), s.get("method", "transform"))
                          for s in raw.get("preprocess", [])),
@@ -204,6 +214,23 @@ def _merge_packages(*lists: list[str]) -> tuple[str, ...]:
 
 
 def _test(raw: dict[str, Any], features: tuple[Feature, ...]) -> SmokeTest:
-    given = {identifiers.normalize(k): v for k, v in raw["input"].items()}
-    return SmokeTest(inputs=tuple(given[f.name] for f in features), expect=raw["expect"],
+    matched, _ = checks.match_inputs(raw["input"], [f.col for f in features])
+    return SmokeTest(inputs=tuple(matched[f.col][1] for f in features), expect=raw["expect"],
                      tolerance=raw.get("tolerance"))
+
+
+def _with_signature(raw: dict[str, Any], root: Path) -> dict[str, Any]:
+    """An mlflow model's features and output type from its MLmodel signature, where left out."""
+    if raw["framework"] != "mlflow" or ("features" in raw and raw.get("output", {}).get("type", "columns")):
+        return raw
+    from deployer.frameworks import mlflow
+
+    features, output = mlflow.signature((root / raw["artifact"]).resolve())
+    raw = dict(raw)
+    if "features" not in raw and features:
+        raw["features"] = [{"name": name, "type": kind} for name, kind in features]
+    out = dict(raw.get("output") or {})
+    if "type" not in out and "columns" not in out and output:
+        out["type"] = output
+    raw["output"] = out
+    return raw

@@ -16,6 +16,8 @@ END = "<!-- manifest-reference:end -->"
 
 
 def _type(node: dict[str, Any]) -> str:
+    if "x-types" in node:
+        return " \\| ".join(f"`{v}`" for v in [*node["x-types"], "number(P,S)"])
     if "enum" in node:
         return " \\| ".join(f"`{v}`" for v in node["enum"])
     if "const" in node:

@@ -82,6 +82,12 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[tuple, str, st
     if kind == "minimum":
         yield path, f"must be at least {error.validator_value}, got {_shown(error.instance)}", None
         return
+    if kind == "pattern" and "x-types" in error.schema:  # a type: the names, or number(P,S)
+        options = ", ".join(repr(v) for v in error.schema["x-types"])
+        close = difflib.get_close_matches(str(error.instance), error.schema["x-types"], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        yield path, f"{error.instance!r} is not one of {options} or number(P,S){hint}", None
+        return
     if kind == "pattern":
         yield path, f"{_shown(error.instance)} is not a valid name (letters, digits and '_')", None
         return

@@ -113,8 +113,25 @@ def test_synthetic_batch_has_nulls_and_plausible_values(sklearn_bundle):
     assert sum(any(v is None for v in row) for row in batch) == 3
     colors = {r[0] for r in batch if r[0] is not None}
     rooms = [r[1] for r in batch if r[1] is not None]
-    assert colors == {"red", "blue"} and min(rooms) >= 2 and max(rooms) <= 4
-    assert 60 < np.mean([r[2] for r in batch if r[2] is not None]) < 100
+    # The fitted pipeline's knowledge comes first: the encoder's categories, the scaler's range
+    # (mean ± 2 sd), not just the two smoke-test rows.
+    import joblib
+
+    _, encoder, _ = joblib.load(sklearn_bundle.pipeline).steps[0][1].transformers_[0]
+    scaler = joblib.load(sklearn_bundle.pipeline).steps[0][1].transformers_[1][1]
+    assert colors == set(encoder.categories_[0])
+    low, high = scaler.mean_ - 2 * scaler.scale_, scaler.mean_ + 2 * scaler.scale_
+    assert min(rooms) >= np.floor(low[0]) and max(rooms) <= np.ceil(high[0])
+    areas = [r[2] for r in batch if r[2] is not None]
+    assert low[1] <= min(areas) and max(areas) <= high[1]
+
+
+def test_a_feature_sample_overrides_what_the_pipeline_knows(sklearn_bundle):
+    from dataclasses import replace
+
+    model = sklearn_bundle.model()
+    model = replace(model, features=(replace(model.features[0], sample=("red",)), *model.features[1:]))
+    assert {r[0] for r in pf.synthetic_batch(model, 50) if r[0] is not None} == {"red"}
 
 
 @pytest.mark.slow
