@@ -2,6 +2,7 @@
 
 Layout of the folder:
   catalog.json            databases, schemas, stages, functions (catalog.py)
+  catalog.log             function changes since catalog.json was written (catalog.py)
   data/<DB>.duckdb        one DuckDB file per database, attached as "DB"; schemas inside
   data/SNOWFLAKE.duckdb   the event table SNOWFLAKE.TELEMETRY.EVENTS (events.py)
   stages/<DB>/<S>/<ST>/   stage files (stages.py)
@@ -94,9 +95,12 @@ class LocalSession:
             self.con.execute(events.DDL)
             # Snowflake's context function that DuckDB lacks; the engine needs no warehouse.
             self.con.execute("CREATE OR REPLACE MACRO current_warehouse() AS 'LOCAL'")
-            self._create_packages_view()
-            for fn in self.catalog.functions:
-                self._register(fn)
+            # Functions are registered with DuckDB when a statement first calls them, and the
+            # PACKAGES view is built when a statement first names it: opening an account costs
+            # the same with 0 or 10,000 functions, and a plan that never asks pays nothing.
+            self._registered: set[tuple] = set()
+            self._offered_by_runtime: dict | None = None
+            self._packages_table = False
             self.database: str | None = None
             self.schema: str | None = None
             if database is not None:
@@ -117,23 +121,36 @@ class LocalSession:
             raise SQLError(f"cannot open the local account at {self.path}: "
                            f"{type(exc).__name__}: {exc}") from None
 
-    def _create_packages_view(self) -> None:
-        import pandas as pd
+    def _rows(self) -> list[tuple]:
         if self._packages_rows is None:
             self._packages_rows = channel.local_rows()
-        found: dict[str, dict[str, list[str]]] = {}
-        for name, version, _, runtime in self._packages_rows:
-            found.setdefault(runtime, {}).setdefault(channel.key(name), []).append(version)
-        self._offered = {rt: {n: channel.sort_versions(v) for n, v in pkgs.items()}
-                         for rt, pkgs in found.items()}
-        frame = pd.DataFrame(self._packages_rows,
-                             columns=["PACKAGE_NAME", "VERSION", "LANGUAGE", "RUNTIME_VERSION"])
-        self.con.register("local_packages", frame)
+        return self._packages_rows
+
+    @property
+    def _offered(self) -> dict:
+        """runtime -> {package key: sorted versions}, for CREATE FUNCTION's PACKAGES check."""
+        if self._offered_by_runtime is None:
+            found: dict[str, dict[str, list[str]]] = {}
+            for name, version, _, runtime in self._rows():
+                found.setdefault(runtime, {}).setdefault(channel.key(name), []).append(version)
+            self._offered_by_runtime = {rt: {n: channel.sort_versions(v) for n, v in pkgs.items()}
+                                        for rt, pkgs in found.items()}
+        return self._offered_by_runtime
+
+    def _need_packages(self, sql: str) -> None:
+        """Build SNOWFLAKE.INFORMATION_SCHEMA.PACKAGES before the first statement naming it."""
+        if self._packages_table or "PACKAGES" not in sql.upper():
+            return
         db, schema = events.DATABASE, events.INFO_SCHEMA_STORED
         self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{db}"."{schema}"')
-        self.con.execute(f'CREATE OR REPLACE TABLE "{db}"."{schema}"."PACKAGES" '
-                         "AS SELECT * FROM local_packages")
-        self.con.unregister("local_packages")
+        self.con.execute(f'CREATE OR REPLACE TABLE "{db}"."{schema}"."PACKAGES" ("PACKAGE_NAME" VARCHAR, '
+                         '"VERSION" VARCHAR, "LANGUAGE" VARCHAR, "RUNTIME_VERSION" VARCHAR)')
+        rows = self._rows()
+        for start in range(0, len(rows), 2000):  # literal VALUES: no pandas, one parse per chunk
+            values = ", ".join("(" + ", ".join("NULL" if v is None else _sql_literal(str(v)) for v in r) + ")"
+                               for r in rows[start:start + 2000])
+            self.con.execute(f'INSERT INTO "{db}"."{schema}"."PACKAGES" VALUES {values}')
+        self._packages_table = True
 
     # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> "LocalSession":
@@ -218,6 +235,7 @@ class LocalSession:
             return Result(shapes.REMOVE_COLUMNS)
         if stmt is not None:
             return Result(("status",), (), ("VARCHAR",))
+        self._need_packages(sql)
         t = translate(sql, (self.database, self.schema), self._resolve_call)
         if t.kind == "SELECT":
             described = self.con.execute("DESCRIBE " + t.sql).fetchall()
@@ -546,7 +564,6 @@ class LocalSession:
             self._unregister(existing)
         self.catalog.put_function(fn)
         self._save()
-        self._register(fn)
         return _status(f"Function {name} successfully created.")
 
     def _find_function(self, ref: st.FunctionRef, if_exists: bool) -> cat.Function | None:
@@ -600,7 +617,6 @@ class LocalSession:
         new = replace(fn, **changes)
         self.catalog.put_function(new)
         self._save()
-        self._register(new)
         return _status(_DONE)
 
     # -- running functions ----------------------------------------------------------
@@ -635,6 +651,7 @@ class LocalSession:
             fn.duck_name, adapter, [_DUCK_TYPES[sqltypes.duckdb_type(t)] for t in fn.arg_types],
             _DUCK_TYPES[ret], type="arrow",
             null_handling="default" if fn.strict else "special", side_effects=False)
+        self._registered.add(fn.key)
 
     def _lock_for(self, key: tuple) -> threading.Lock:
         with self._guard:
@@ -671,6 +688,9 @@ class LocalSession:
         pool = self._pools.pop(fn.key, None)
         if pool is not None:
             pool.close()
+        if fn.key not in self._registered:
+            return
+        self._registered.discard(fn.key)
         try:
             self.con.remove_function(fn.duck_name)
         except duckdb.Error:
@@ -694,11 +714,14 @@ class LocalSession:
                            f"{name[-1]}: {len(args)} given, overloads are "
                            + ", ".join(self._label(f) for f in candidates))
         fn = max(fitting, key=lambda f: _fit_score(f, args))
+        if fn.key not in self._registered:
+            self._register(fn)
         exprs = list(args) + [sqlglot.parse_one(d, read="snowflake")
                               for d in fn.arg_defaults[len(args):]]
         return fn.duck_name, [sqltypes.duckdb_type(t) for t in fn.arg_types], exprs
 
     def _generic(self, sql: str) -> Result:
+        self._need_packages(sql)
         t = translate(sql, (self.database, self.schema), self._resolve_call)
         cur = self.con.execute(t.sql)
         if self._udf_error is not None:
