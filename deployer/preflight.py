@@ -26,7 +26,8 @@ from unittest import mock
 
 
 from . import channel, envs, pins
-from .artifacts import DigestCache, model_files
+from .artifacts import DigestCache, cache_dir, model_files
+from .preflight_cache import PreflightCache, model_key
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
 from .desired import DesiredState, Model
 from .errors import DeployerError, ManifestError, Problem, SQLError
@@ -63,10 +64,24 @@ def preflight(state: DesiredState, *, cache: DigestCache | None = None,
 
 def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
                   synthetic_rows: int = SYNTHETIC_ROWS, resolution: pins.Resolution | None = None,
-                  isolated: bool | None = None, progress=None) -> PreflightReport:
+                  isolated: bool | None = None, progress=None,
+                  use_cache: bool = False) -> PreflightReport:
     """`resolution`: the pins plan will render (resolved against the channel snapshot when
     None); `isolated`: run handlers in an environment with exactly those pins when this Python
-    differs (default: on unless $DEPLOYER_ISOLATED_ENV=0)."""
+    differs (default: on unless $DEPLOYER_ISOLATED_ENV=0); `use_cache`: do not run again a
+    model whose exact inputs already passed (deployer.preflight_cache)."""
+    own_cache = cache is None  # the manifest's digest cache: unchanged files are not read again
+    cache = DigestCache.for_state(state) if own_cache else cache
+    passes = PreflightCache(cache_dir(state) / "preflight.json" if use_cache else None)
+    try:
+        return _run(state, cache, synthetic_rows, resolution, isolated, progress, passes)
+    finally:
+        if own_cache:
+            cache.save()
+        passes.save()
+
+
+def _run(state, cache, synthetic_rows, resolution, isolated, progress, passes) -> PreflightReport:
     report = PreflightReport()
     isolated = envs.enabled() if isolated is None else isolated
     if resolution is None:
@@ -96,10 +111,16 @@ def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
         except DeployerError as exc:
             problem(str(exc))
             continue
+        key = model_key(rendered, isolated=isolated, synthetic_rows=synthetic_rows, pins=model_pins) \
+            if passes.path is not None else None
+        known = passes.passed(key) if key else None
+        if known is not None:  # these exact inputs passed before: nothing to learn by running them
+            report.notes.extend(known.get("notes", []))
+            continue
         if not missing:  # reading the pickles needs their framework here
             for message in check_pickled_modules(model, rendered):
                 problem(message)
-        runnable.append((problem, rendered))
+        runnable.append((problem, rendered, key))
         # The pins were resolved against the target: the throwaway engine offers them too.
         for pin in model_pins:
             name, _, version = pin.partition("==")
@@ -121,8 +142,12 @@ def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
                       f"CREATE SCHEMA IF NOT EXISTS {qualified(state.database, state.schema)}",
                       render_stage(state)):
                 session.run(q)
-            for problem, rendered in runnable:
+            for problem, rendered, key in runnable:
                 _check_model(session, state, rendered, problem, synthetic_rows)
+                if key and not problem.count:
+                    label = f"{rendered.model.name}("
+                    passes.record(key, rendered.model.name,
+                                  [n for n in session.interpreter_notes if n.startswith(label)])
             report.notes.extend(session.interpreter_notes)
         finally:
             session.close()
@@ -151,8 +176,10 @@ class _Reporter:
     def __init__(self, state, index, model, report, context: str = ""):
         self.file, self.path, self.name, self.report, self.context = (
             state.manifest_path.name, f"models[{index}]", model.name, report, context)
+        self.count = 0
 
     def __call__(self, message: str) -> None:
+        self.count += 1
         if self.context:
             message += f" ({self.context})"
         self.report.problems.append(
@@ -165,8 +192,8 @@ class _Reporter:
 def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_rows):
     model = rendered.model
     try:
-        for f in rendered.files:
-            session.put(f.local_path, f.stage_dir, overwrite=True)
+        for f in rendered.files:  # linked, not copied: the throwaway engine only reads them
+            session.put(f.local_path, f.stage_dir, overwrite=True, link=True)
         session.run(rendered.sql)
     except SQLError as exc:
         problem(f"CREATE FUNCTION failed: {_engine_message(exc)}")

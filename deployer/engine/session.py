@@ -83,6 +83,7 @@ class LocalSession:
         self.parameters: dict[str, str] = {}  # ALTER SESSION SET ...
         try:
             self.catalog = cat.load(self.path / "catalog.json")
+            self._md5 = stages.Md5Cache(self.path / "stages" / ".md5.json")
             (self.path / "data").mkdir(exist_ok=True)
             self.con = duckdb.connect(":memory:")
             # Enough DuckDB threads to keep every function worker busy: a thread waiting on
@@ -169,6 +170,12 @@ class LocalSession:
         con = getattr(self, "con", None)
         if con is not None:
             con.close()
+        md5 = getattr(self, "_md5", None)
+        if md5 is not None:
+            try:
+                md5.save()
+            except OSError:
+                pass  # a lost cache only costs a re-read
         shutil.rmtree(self._workdir, ignore_errors=True)
         self._lock.release()
 
@@ -211,11 +218,14 @@ class LocalSession:
         finally:
             self._flush_events()
 
-    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True) -> Result:
+    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True,
+            link: bool = False) -> Result:
+        """PUT one file. `link`: hard-link it instead of copying (a throwaway engine: the
+        caller promises the file does not change while the session uses it)."""
         loc = st.parse_location(stage_dir[1:] if stage_dir.startswith("@") else stage_dir)
         stmt = st.Put(str(local_path), loc, auto_compress=False, overwrite=overwrite)
         try:
-            return self._put(stmt)
+            return self._put(stmt, link=link)
         except SQLError:
             raise
         except Exception as exc:
@@ -492,10 +502,10 @@ class LocalSession:
                            "not authorized.")
         return stage, stages.stage_root(self.path, db, schema, name)
 
-    def _put(self, s: st.Put) -> Result:
+    def _put(self, s: st.Put, link: bool = False) -> Result:
         _, root = self._stage(s.target)
         rows = stages.put(root, s.target.path, s.local, auto_compress=s.auto_compress,
-                          overwrite=s.overwrite)
+                          overwrite=s.overwrite, link=link, cache=self._md5)
         return Result(shapes.PUT_COLUMNS, tuple(rows))
 
     def _get(self, s: st.Get) -> Result:
@@ -505,7 +515,8 @@ class LocalSession:
 
     def _listfiles(self, s: st.ListFiles) -> Result:
         stage, root = self._stage(s.target)
-        cols, rows = shapes.list_rows(stage, stages.list_files(root, s.target.path, s.pattern))
+        cols, rows = shapes.list_rows(stage, stages.list_files(root, s.target.path, s.pattern,
+                                                                   cache=self._md5))
         return Result(cols, tuple(rows))
 
     def _remove(self, s: st.Remove) -> Result:
