@@ -29,7 +29,7 @@ from . import channel, envs, pins
 from .artifacts import DigestCache, cache_dir, model_files
 from .preflight_cache import PreflightCache, model_key
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
-from .desired import DesiredState, Model
+from .desired import SIGNATURE_TYPES, DesiredState, Model
 from .errors import DeployerError, ManifestError, Problem, SQLError
 from .identifiers import qualified
 from . import smoke
@@ -136,7 +136,7 @@ def _run(state, cache, synthetic_rows, resolution, isolated, progress, passes) -
                                # Only where the handler runs with the pinned versions does a version
                                # warning speak about the target; with isolation off it speaks about here.
                                warnings_as_errors=(INCONSISTENT_PICKLE,) if isolated else (),
-                               progress=progress)
+                               progress=progress, reuse_workers=True)
         try:
             for q in (f"CREATE DATABASE IF NOT EXISTS {qualified(state.database)}",
                       f"CREATE SCHEMA IF NOT EXISTS {qualified(state.database, state.schema)}",
@@ -144,6 +144,7 @@ def _run(state, cache, synthetic_rows, resolution, isolated, progress, passes) -
                 session.run(q)
             for problem, rendered, key in runnable:
                 _check_model(session, state, rendered, problem, synthetic_rows)
+                _release(session, state, rendered.model)
                 if key and not problem.count:
                     label = f"{rendered.model.name}("
                     passes.record(key, rendered.model.name,
@@ -210,6 +211,17 @@ def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_
             problem(f"smoke test {i} ({shown}): {failure}")
     name = qualified(state.database, state.schema, model.name)
     _check_synthetic(session, name, model, problem, synthetic_rows)
+
+
+def _release(session, state, model: Model) -> None:
+    """Drop the checked function: its warm worker then loads the next model (reuse_workers),
+    so the frameworks are imported once for the whole preflight, not once per model."""
+    name = qualified(state.database, state.schema, model.name)
+    types = ", ".join(SIGNATURE_TYPES[f.type] for f in model.features)
+    try:
+        session.run(f"DROP FUNCTION IF EXISTS {name}({types})")
+    except SQLError:
+        pass  # the throwaway engine goes anyway; only the reuse is lost
 
 
 def _check_synthetic(session, name, model: Model, problem, rows):

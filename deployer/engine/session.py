@@ -29,7 +29,7 @@ from deployer.engine import catalog as cat
 from deployer.engine import checks, events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
 from deployer.engine.translate import translate
-from deployer.engine.udf import Pool, Spec, make_adapter
+from deployer.engine.udf import Pool, Spec, Workers, close_all, make_adapter
 from deployer.errors import NotSupportedError, SQLError
 from deployer.session import Result
 
@@ -52,6 +52,8 @@ class LocalSession:
     def __init__(self, path: Path, database: str | None = None, schema: str | None = None, *,
                  udf_timeout: float = 180.0, lock_timeout: float = 10.0,
                  udf_workers: int | None = None,
+                 max_live_workers: int | None = None, worker_idle: float = 30.0,
+                 reuse_workers: bool = False,
                  log_level: str = "INFO",
                  packages_rows: list[tuple] | None = None,
                  isolated_env: bool | None = None,
@@ -74,6 +76,11 @@ class LocalSession:
         self.udf_workers = udf_workers or min(2, os.cpu_count() or 1)
         self.log_level = log_level  # for functions created without LOG_LEVEL
         self._lock = lock.acquire(self.path, lock_timeout, command)
+        # Live workers across all functions: a worker holds its framework and model (up to
+        # ~700 MiB with TensorFlow), so an apply that tests 200 models keeps a few, not 200.
+        self.workers = Workers(
+            max_live_workers or int(os.environ.get("DEPLOYER_MAX_WORKERS", 0)) or max(4, 2 * (os.cpu_count() or 1)),
+            worker_idle, reuse=reuse_workers)
         self._closed = False
         self._pools: dict[tuple, Pool] = {}
         self._pending_events: list[tuple] = []
@@ -164,9 +171,11 @@ class LocalSession:
         if self._closed:
             return
         self._closed = True
-        for pool in self._pools.values():
-            pool.close()
+        idle = [w for pool in self._pools.values() for w in pool.close(wait=True)]
         self._pools.clear()
+        idle += self.workers.drain()
+        self.workers.stop()
+        close_all(idle)  # together: one grace period, not one per worker
         con = getattr(self, "con", None)
         if con is not None:
             con.close()
@@ -642,7 +651,7 @@ class LocalSession:
         spec = Spec(self._label(fn), fn.handler, fn.body, tuple(files),
                     fn.log_level or self.log_level, warnings_as_errors=self.warnings_as_errors)
         pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers,
-                    python=lambda fn=fn: self._python_for(fn))
+                    python=lambda fn=fn: self._python_for(fn), workers=self.workers)
         self._pools[fn.key] = pool
         info = {"database": fn.database, "schema": fn.schema, "name": fn.name,
                 "label": f"{fn.name}({', '.join(f'{n} {sqltypes.short(t)}' for n, t in zip(fn.arg_names, fn.arg_types))}):{sqltypes.short(fn.returns)}"}
