@@ -64,8 +64,9 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
     writers: dict[str, dict[str, tuple[str, str]]] = {}
     read: dict[str, tuple[provenance.Provenance, ...]] = {}
     conflicts: dict[str, list[str]] = {}
+    index = _indexes(state)  # one pass: looking each model up in turn was quadratic
     for model in models:
-        where = f"models[{_index(state, model)}]"
+        where = f"models[{index.get(model.name, 0)}]"
         try:
             requested[model.name] = packages_for(model)
         except CodegenError as exc:
@@ -102,17 +103,18 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
                                         result.errors)
         for error in result.errors:
             problems.append(Problem(state.manifest_path.name, None, None,
-                                    f"models[{_index(state, model)}]", f"packages of {model.name}: {error}"))
+                                    f"models[{index.get(model.name, 0)}]", f"packages of {model.name}: {error}"))
     if problems:
         raise ManifestError(problems)
     return Resolution(out)
 
 
-def _index(state: DesiredState, model: Model) -> int:
+def _indexes(state: DesiredState) -> dict[str, int]:
+    """Each model name's first position in the manifest."""
+    out: dict[str, int] = {}
     for i, m in enumerate(state.models):
-        if m.name == model.name:
-            return i
-    return 0
+        out.setdefault(m.name, i)
+    return out
 
 
 def _rel(root: Path, path: Path) -> str:

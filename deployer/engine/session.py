@@ -53,7 +53,7 @@ class LocalSession:
                  udf_timeout: float = 180.0, lock_timeout: float = 10.0,
                  udf_workers: int | None = None,
                  max_live_workers: int | None = None, worker_idle: float = 30.0,
-                 reuse_workers: bool = False,
+                 reuse_workers: bool | None = None,
                  log_level: str = "INFO",
                  packages_rows: list[tuple] | None = None,
                  isolated_env: bool | None = None,
@@ -78,9 +78,14 @@ class LocalSession:
         self._lock = lock.acquire(self.path, lock_timeout, command)
         # Live workers across all functions: a worker holds its framework and model (up to
         # ~700 MiB with TensorFlow), so an apply that tests 200 models keeps a few, not 200.
+        # A dropped or replaced function's idle worker loads the next function started with
+        # the same interpreter (its handler module fresh, the frameworks already imported):
+        # an apply's candidates then import scikit-learn once, not once per model.
+        # DEPLOYER_REUSE_WORKERS=0 starts a new process for every function.
         self.workers = Workers(
             max_live_workers or int(os.environ.get("DEPLOYER_MAX_WORKERS", 0)) or max(4, 2 * (os.cpu_count() or 1)),
-            worker_idle, reuse=reuse_workers)
+            worker_idle, reuse=os.environ.get("DEPLOYER_REUSE_WORKERS", "1") != "0"
+            if reuse_workers is None else reuse_workers)
         self._closed = False
         self._pools: dict[tuple, Pool] = {}
         self._pending_events: list[tuple] = []

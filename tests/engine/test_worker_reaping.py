@@ -38,7 +38,8 @@ def _create(s, n: int) -> None:
 
 
 def test_no_more_workers_than_the_cap_stay_alive(tmp_path):
-    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, max_live_workers=2) as s:
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, max_live_workers=2,
+                      reuse_workers=False) as s:
         _create(s, 5)
         pids = [int(s.run(f"SELECT F{i}(1.0)").rows[0][0]) for i in range(5)]
         assert len(set(pids)) == 5
@@ -84,7 +85,7 @@ def test_a_dropped_functions_worker_loads_the_next_function_when_reuse_is_on(tmp
 
 
 def test_without_reuse_a_dropped_functions_worker_stops(tmp_path):
-    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1) as s:
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=False) as s:
         _create(s, 2)
         first = int(s.run("SELECT F0(1.0)").rows[0][0])
         s.run("DROP FUNCTION F0(FLOAT)")
