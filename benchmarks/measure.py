@@ -72,3 +72,21 @@ def deployer(*args: str, cwd: Path, env: dict | None = None) -> Run:
     """`deployer ARGS` with this Python (PYTHONPATH as given), isolated environments off."""
     full = dict(os.environ, DEPLOYER_ISOLATED_ENV="0", TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     return run([sys.executable, "-m", "deployer.cli", *args], cwd=cwd, env=full)
+
+
+def deployer_io(*args: str, cwd: Path) -> tuple[Run, dict[str, int]]:
+    """`deployer ARGS`, plus the bytes it and its (reaped) workers read and wrote
+    (/proc/self/io rchar and wchar, read as the CLI exits)."""
+    out = Path(cwd) / ".io-counters"
+    boot = ("import atexit, runpy, sys\n"
+            f"atexit.register(lambda: open({str(out)!r}, 'w').write(open('/proc/self/io').read()))\n"
+            "sys.argv = ['deployer'] + sys.argv[1:]\n"
+            "runpy.run_module('deployer.cli', run_name='__main__')\n")
+    full = dict(os.environ, DEPLOYER_ISOLATED_ENV="0", TF_CPP_MIN_LOG_LEVEL="3")
+    r = run([sys.executable, "-c", boot, *args], cwd=cwd, env=full)
+    counters = {}
+    for line in out.read_text().splitlines():
+        name, _, value = line.partition(":")
+        counters[name.strip()] = int(value)
+    out.unlink()
+    return r, counters
