@@ -65,6 +65,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
     read: dict[str, tuple[provenance.Provenance, ...]] = {}
     conflicts: dict[str, list[str]] = {}
     index = _indexes(state)  # one pass: looking each model up in turn was quadratic
+    known = provenance.Cache(state.root / ".deployer" / "cache" / "provenance.json")
     for model in models:
         where = f"models[{index.get(model.name, 0)}]"
         try:
@@ -72,7 +73,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
         except CodegenError as exc:
             problems.append(Problem(state.manifest_path.name, None, None, where, str(exc)))
             continue
-        read[model.name] = tuple(provenance.read(p) for p in artifact_paths(model) if Path(p).exists())
+        read[model.name] = tuple(known.read(p) for p in artifact_paths(model) if Path(p).exists())
         # One version per package can be installed: the first artifact's (the model's) is pinned,
         # and preflight shows what the others make of it.
         merged, found = provenance.merged(list(read[model.name]))
@@ -81,6 +82,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
             f"{_rel(state.root, p.path)} was written with Python {p.python}; the function runs Python {model.runtime_version}"
             for p in read[model.name] if p.python and ".".join(p.python.split(".")[:2]) != model.runtime_version]
         writers[model.name] = {k: (v, _rel(state.root, f)) for k, (v, f) in merged.items()}
+    known.save()
     if problems:
         raise ManifestError(problems)
 

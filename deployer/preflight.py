@@ -14,6 +14,7 @@ With isolation off, models whose framework is not installed here are skipped wit
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata as metadata
 import importlib.util
 import re
@@ -277,7 +278,7 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
             problems.append(f"cannot load {f.file_name}: {type(exc).__name__}: {exc}")
             continue
         for module in sorted(needed - provided - set(sys.stdlib_module_names) - {"__main__"}):
-            dist = ", ".join(metadata.packages_distributions().get(module, [module]))
+            dist = ", ".join(_packages_distributions().get(module, [module]))
             problems.append(
                 f"{f.file_name} needs module {module!r} (package {dist}) but PACKAGES has "
                 f"only {', '.join(packages_for(model))}"
@@ -306,7 +307,7 @@ def pickled_modules(path: Path) -> set[str]:
 def _modules_provided(specs: tuple[str, ...]) -> set[str]:
     """Top-level modules of the listed packages and everything they depend on."""
     by_dist: dict[str, set[str]] = {}
-    for module, dists in metadata.packages_distributions().items():
+    for module, dists in _packages_distributions().items():
         for d in dists:
             by_dist.setdefault(_norm(d), set()).add(module)
     todo = [re.split(r"[=<>!~ ]", s, maxsplit=1)[0] for s in specs]
@@ -328,6 +329,12 @@ def _modules_provided(specs: tuple[str, ...]) -> set[str]:
     for name in done:
         modules |= by_dist.get(name, set())
     return modules
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    """Scanning every installed distribution takes ~0.3 s: once per process, not per model."""
+    return metadata.packages_distributions()
 
 
 def _norm(name: str) -> str:
