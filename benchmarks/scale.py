@@ -118,17 +118,18 @@ def main() -> None:
     opts = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     results = {}
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "scale" + ("-no-tests" if opts.no_tests else "") + ("-no-candidate" if opts.no_candidate else "")
     for n in opts.n:
         results[str(n)] = measure(project(root, n, not opts.no_tests), not opts.no_candidate)
+        # written after every size: a long run stopped early keeps what it measured
+        (out / f"{stem}.json").write_text(json.dumps({"machine": machine(), "results": results}, indent=1))
         print(f"{n} models done", file=sys.stderr, flush=True)
     title = (f"deployer scale: {'no tests' if opts.no_tests else 'one smoke test per model'}"
              f"{', --no-candidate' if opts.no_candidate else ''}; {machine()}")
     print(title)
     print(table(results))
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "scale" + ("-no-tests" if opts.no_tests else "") + ("-no-candidate" if opts.no_candidate else "")
-    (out / f"{stem}.json").write_text(json.dumps({"machine": machine(), "results": results}, indent=1))
     if plot(results, out / f"{stem}.png", title):
         print(f"plot: {out / f'{stem}.png'}")
     else:
