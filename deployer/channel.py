@@ -15,6 +15,8 @@ import os
 import weakref
 from dataclasses import dataclass
 from datetime import date
+import functools
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -166,11 +168,23 @@ SLIM_DISTRIBUTIONS = {"mlflow-skinny": "mlflow"}
 
 
 def installed() -> dict[str, str]:
-    """Distributions of this Python: package key -> version."""
+    """Distributions of this Python: package key -> version (read once per sys.path)."""
+    return dict(_installed(tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=4)
+def _installed(path: tuple[str, ...]) -> dict[str, str]:
     import importlib.metadata as metadata
 
     out: dict[str, str] = {}
-    for dist in metadata.distributions():
+    for dist in metadata.distributions(path=list(path)):
+        # A wheel's "<name>-<version>.dist-info" folder names both: no METADATA to parse.
+        folder = getattr(dist, "_path", None)
+        stem = folder.name[:-len(".dist-info")] if folder is not None and folder.name.endswith(".dist-info") else ""
+        name, sep, version = stem.partition("-")
+        if sep and version and "-" not in version:
+            out.setdefault(key(name), version)
+            continue
         name = dist.metadata["Name"]
         if name:
             out.setdefault(key(name), dist.version)

@@ -98,7 +98,14 @@ def manifest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _no_cache(ctx: Any, param: Any, value: bool) -> None:
+    if value:
+        ctx.meta["deployer.preflight_cache"] = False
+
+
 def preflight_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--no-cache", is_flag=True, expose_value=False, callback=_no_cache,
+                        help="Run preflight for every model, even those whose exact inputs passed before.")(func)
     func = click.option("--no-isolated-env", is_flag=True,
                         help="Run handlers (preflight, local engine) in this Python, not in an "
                              "environment with the resolved package versions.")(func)
@@ -132,8 +139,10 @@ def run_preflight(state: Any, resolution: Any = None, steps: Any = None) -> None
     from deployer.preflight import run_preflight as check
 
     steps = steps or Steps()
+    ctx = click.get_current_context(silent=True)
+    use_cache = ctx is None or ctx.meta.get("deployer.preflight_cache", True)
     with steps.step("running preflight"):
-        report = check(state, resolution=resolution, progress=steps.say, on_step=steps.update)
+        report = check(state, resolution=resolution, progress=steps.say, on_step=steps.update, use_cache=use_cache)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if report.problems:

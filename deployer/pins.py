@@ -64,14 +64,16 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
     writers: dict[str, dict[str, tuple[str, str]]] = {}
     read: dict[str, tuple[provenance.Provenance, ...]] = {}
     conflicts: dict[str, list[str]] = {}
+    index = _indexes(state)  # one pass: looking each model up in turn was quadratic
+    known = provenance.Cache(state.root / ".deployer" / "cache" / "provenance.json")
     for model in models:
-        where = f"models[{_index(state, model)}]"
+        where = f"models[{index.get(model.name, 0)}]"
         try:
             requested[model.name] = packages_for(model)
         except CodegenError as exc:
             problems.append(Problem(state.manifest_path.name, None, None, where, str(exc)))
             continue
-        read[model.name] = tuple(provenance.read(p, model.framework if p == model.artifact else None)
+        read[model.name] = tuple(known.read(p, model.framework if p == model.artifact else None)
                                  for p in artifact_paths(model) if Path(p).exists())
         # One version per package can be installed: the first artifact's (the model's) is pinned,
         # and preflight shows what the others make of it.
@@ -81,6 +83,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
             f"{_rel(state.root, p.path)} was written with Python {p.python}; the function runs Python {model.runtime_version}"
             for p in read[model.name] if p.python and ".".join(p.python.split(".")[:2]) != model.runtime_version]
         writers[model.name] = {k: (v, _rel(state.root, f)) for k, (v, f) in merged.items()}
+    known.save()
     if problems:
         raise ManifestError(problems)
 
@@ -103,17 +106,18 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
                                         result.errors)
         for error in result.errors:
             problems.append(Problem(state.manifest_path.name, None, None,
-                                    f"models[{_index(state, model)}]", f"packages of {model.name}: {error}"))
+                                    f"models[{index.get(model.name, 0)}]", f"packages of {model.name}: {error}"))
     if problems:
         raise ManifestError(problems)
     return Resolution(out)
 
 
-def _index(state: DesiredState, model: Model) -> int:
+def _indexes(state: DesiredState) -> dict[str, int]:
+    """Each model name's first position in the manifest."""
+    out: dict[str, int] = {}
     for i, m in enumerate(state.models):
-        if m.name == model.name:
-            return i
-    return 0
+        out.setdefault(m.name, i)
+    return out
 
 
 def _rel(root: Path, path: Path) -> str:

@@ -15,6 +15,7 @@ With isolation off, models whose framework is not installed here are skipped wit
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata as metadata
 import importlib.util
 import re
@@ -28,9 +29,10 @@ from unittest import mock
 
 
 from . import channel, envs, frameworks, pins
-from .artifacts import DigestCache, model_files
+from .artifacts import DigestCache, cache_dir, model_files
+from .preflight_cache import PreflightCache, model_key
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
-from .desired import DesiredState, Model
+from .desired import SIGNATURE_TYPES, DesiredState, Model
 from .errors import DeployerError, ManifestError, Problem, SQLError
 from .identifiers import qualified
 from . import smoke
@@ -65,10 +67,24 @@ def preflight(state: DesiredState, *, cache: DigestCache | None = None,
 
 def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
                   synthetic_rows: int = SYNTHETIC_ROWS, resolution: pins.Resolution | None = None,
-                  isolated: bool | None = None, progress=None, on_step=None) -> PreflightReport:
+                  isolated: bool | None = None, progress=None, on_step=None,
+                  use_cache: bool = False) -> PreflightReport:
     """`resolution`: the pins plan will render (resolved against the channel snapshot when
     None); `isolated`: run handlers in an environment with exactly those pins when this Python
-    differs (default: on unless $DEPLOYER_ISOLATED_ENV=0)."""
+    differs (default: on unless $DEPLOYER_ISOLATED_ENV=0); `use_cache`: do not run again a
+    model whose exact inputs already passed (deployer.preflight_cache)."""
+    own_cache = cache is None  # the manifest's digest cache: unchanged files are not read again
+    cache = DigestCache.for_state(state) if own_cache else cache
+    passes = PreflightCache(cache_dir(state) / "preflight.json" if use_cache else None)
+    try:
+        return _run(state, cache, synthetic_rows, resolution, isolated, progress, passes, on_step)
+    finally:
+        if own_cache:
+            cache.save()
+        passes.save()
+
+
+def _run(state, cache, synthetic_rows, resolution, isolated, progress, passes, on_step=None) -> PreflightReport:
     report = PreflightReport()
     isolated = envs.enabled() if isolated is None else isolated
     if resolution is None:
@@ -98,10 +114,16 @@ def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
         except DeployerError as exc:
             problem(str(exc))
             continue
+        key = model_key(rendered, isolated=isolated, synthetic_rows=synthetic_rows, pins=model_pins) \
+            if passes.path is not None else None
+        known = passes.passed(key) if key else None
+        if known is not None:  # these exact inputs passed before: nothing to learn by running them
+            report.notes.extend(known.get("notes", []))
+            continue
         if not missing:  # reading the pickles needs their framework here
             for message in check_pickled_modules(model, rendered):
                 problem(message)
-        runnable.append((problem, rendered))
+        runnable.append((problem, rendered, key))
         # The pins were resolved against the target: the throwaway engine offers them too.
         for pin in model_pins:
             name, _, version = pin.partition("==")
@@ -117,16 +139,21 @@ def run_preflight(state: DesiredState, *, cache: DigestCache | None = None,
                                # Only where the handler runs with the pinned versions does a version
                                # warning speak about the target; with isolation off it speaks about here.
                                warnings_as_errors=(INCONSISTENT_PICKLE,) if isolated else (),
-                               progress=progress)
+                               progress=progress, reuse_workers=True)
         try:
             for q in (f"CREATE DATABASE IF NOT EXISTS {qualified(state.database)}",
                       f"CREATE SCHEMA IF NOT EXISTS {qualified(state.database, state.schema)}",
                       render_stage(state)):
                 session.run(q)
-            for problem, rendered in runnable:
+            for problem, rendered, key in runnable:
                 if on_step is not None:  # the CLI's spinner: which model runs now
                     on_step(f"running preflight for {rendered.model.name}")
                 _check_model(session, state, rendered, problem, synthetic_rows)
+                _release(session, state, rendered.model)
+                if key and not problem.count:
+                    label = f"{rendered.model.name}("
+                    passes.record(key, rendered.model.name,
+                                  [n for n in session.interpreter_notes if n.startswith(label)])
             report.notes.extend(session.interpreter_notes)
         finally:
             session.close()
@@ -155,8 +182,10 @@ class _Reporter:
     def __init__(self, state, index, model, report, context: str = ""):
         self.file, self.path, self.name, self.report, self.context = (
             state.manifest_path.name, f"models[{index}]", model.name, report, context)
+        self.count = 0
 
     def __call__(self, message: str) -> None:
+        self.count += 1
         if self.context:
             message += f" ({self.context})"
         self.report.problems.append(
@@ -169,8 +198,8 @@ class _Reporter:
 def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_rows):
     model = rendered.model
     try:
-        for f in rendered.files:
-            session.put(f.local_path, f.stage_dir, overwrite=True)
+        for f in rendered.files:  # linked, not copied: the throwaway engine only reads them
+            session.put(f.local_path, f.stage_dir, overwrite=True, link=True)
         session.run(rendered.sql)
     except SQLError as exc:
         problem(f"CREATE FUNCTION failed: {_engine_message(exc)}")
@@ -187,6 +216,17 @@ def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_
             problem(f"smoke test {i} ({shown}): {failure}")
     name = qualified(state.database, state.schema, model.name)
     _check_synthetic(session, name, model, problem, synthetic_rows)
+
+
+def _release(session, state, model: Model) -> None:
+    """Drop the checked function: its warm worker then loads the next model (reuse_workers),
+    so the frameworks are imported once for the whole preflight, not once per model."""
+    name = qualified(state.database, state.schema, model.name)
+    types = ", ".join(SIGNATURE_TYPES[f.type] for f in model.features)
+    try:
+        session.run(f"DROP FUNCTION IF EXISTS {name}({types})")
+    except SQLError:
+        pass  # the throwaway engine goes anyway; only the reuse is lost
 
 
 def _check_synthetic(session, name, model: Model, problem, rows):
@@ -247,7 +287,7 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
             problems.append(f"cannot load {f.file_name}: {type(exc).__name__}: {exc}")
             continue
         for module in sorted(needed - provided - set(sys.stdlib_module_names) - {"__main__"}):
-            dist = ", ".join(metadata.packages_distributions().get(module, [module]))
+            dist = ", ".join(_packages_distributions().get(module, [module]))
             problems.append(
                 f"{f.file_name} needs module {module!r} (package {dist}) but PACKAGES has "
                 f"only {', '.join(packages_for(model))}"
@@ -311,7 +351,7 @@ def pickled_modules(path: Path) -> set[str]:
 def _modules_provided(specs: tuple[str, ...]) -> set[str]:
     """Top-level modules of the listed packages and everything they depend on."""
     by_dist: dict[str, set[str]] = {}
-    for module, dists in metadata.packages_distributions().items():
+    for module, dists in _packages_distributions().items():
         for d in dists:
             by_dist.setdefault(_norm(d), set()).add(module)
     todo = [re.split(r"[=<>!~ ]", s, maxsplit=1)[0] for s in specs]
@@ -333,6 +373,12 @@ def _modules_provided(specs: tuple[str, ...]) -> set[str]:
     for name in done:
         modules |= by_dist.get(name, set())
     return modules
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    """Scanning every installed distribution takes ~0.3 s: once per process, not per model."""
+    return metadata.packages_distributions()
 
 
 def _norm(name: str) -> str:

@@ -21,6 +21,7 @@ import bz2
 import gzip
 import json
 import lzma
+import os
 import re
 import zipfile
 import zlib
@@ -82,6 +83,62 @@ def read(path: Path, framework: str | None = None) -> Provenance:
     except (OSError, ValueError, KeyError, ImportError, zipfile.BadZipFile) as exc:
         notes.append(f"{path.name}: cannot read writer versions: {exc}")
     return Provenance(path, versions, python, tuple(notes))
+
+
+_MLFLOW_FILES = ("MLmodel", "python_env.yaml", "requirements.txt")
+
+
+class Cache:
+    """Provenances of files already read, keyed by the stat of the file and of the MLflow
+    files beside it: an unchanged 1 GB pickle is not read again (nor h5py imported) on every
+    command. Folders are read each time. Persisted as JSON beside the digest cache."""
+
+    def __init__(self, path: Path | None):
+        self.path, self.reads, self._dirty = path, 0, False
+        self._entries: dict[str, dict] = {}
+        if path is not None and path.is_file():
+            try:
+                self._entries = dict(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                self._entries = {}
+
+    @staticmethod
+    def _key(path: Path) -> list:
+        def stat(p: Path):
+            try:
+                st = p.stat()
+            except OSError:
+                return None
+            return [st.st_size, st.st_mtime_ns, st.st_ino]
+        return [stat(path)] + [stat(path.parent / name) for name in _MLFLOW_FILES]
+
+    def read(self, path: Path, framework: str | None = None) -> Provenance:
+        path = Path(path)
+        if path.is_dir():
+            return read(path, framework)
+        name, key = str(path.resolve()), self._key(path)
+        entry = self._entries.get(name)
+        if entry is not None and entry["key"] == key:
+            return Provenance(path, dict(entry["versions"]), entry["python"], tuple(entry["notes"]))
+        found = read(path, framework)
+        self.reads += 1
+        if not found.notes:  # a file that could not be read is tried again next time
+            self._entries[name] = {"key": key, "versions": found.versions, "python": found.python,
+                                   "notes": list(found.notes)}
+            self._dirty = True
+        return found
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self._entries), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a re-read
+        self._dirty = False
 
 
 def _h5(path: Path) -> dict[str, str]:

@@ -1,7 +1,10 @@
 """The account's catalog: databases, schemas, stages and functions.
 
-Pure data plus JSON (de)serialisation; session.py loads it at start and saves it
-(atomically) after every change. Tables live in DuckDB, not here.
+Pure data plus JSON (de)serialisation. On disk it is a snapshot (catalog.json) plus a
+journal (catalog.log) of function changes since: creating or dropping a function appends
+one line instead of rewriting every function, so an apply of N models writes O(N) bytes,
+not O(N^2). Other changes, and a journal grown longer than the catalog, rewrite the
+snapshot (atomically) and empty the journal. Tables live in DuckDB, not here.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -75,11 +78,23 @@ def hash_text(text: str) -> int:
     return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16)
 
 
-@dataclass
 class Catalog:
-    databases: dict[str, dict] = field(default_factory=dict)  # name -> {created_on, schemas: {name: created_on}}
-    stages: list[Stage] = field(default_factory=list)
-    functions: list[Function] = field(default_factory=list)
+    def __init__(self, databases: dict | None = None, stages: list[Stage] | None = None,
+                 functions=()):
+        self.databases: dict[str, dict] = databases if databases is not None else {}  # name -> {created_on, schemas: {name: created_on}}
+        self.stages: list[Stage] = stages if stages is not None else []
+        # Functions by key, in creation order: lookups stay O(1) with thousands of them.
+        self._by_key: dict[tuple, Function] = {}
+        self._names: dict[tuple, dict[tuple, Function]] = {}
+        for f in functions:
+            self._add(f)
+        self.journal: list[str] = []  # function changes not yet written (JSON lines)
+        self.journal_lines = 0  # lines already in the journal file
+        self.snapshot_dirty = False  # a change the journal cannot express
+
+    @property
+    def functions(self) -> list[Function]:
+        return list(self._by_key.values())
 
     # -- databases and schemas --------------------------------------------
     def has_database(self, db: str) -> bool:
@@ -90,19 +105,21 @@ class Catalog:
 
     def add_database(self, db: str) -> None:
         self.databases[db] = {"created_on": now(), "schemas": {"PUBLIC": now()}}
+        self.snapshot_dirty = True
 
     def add_schema(self, db: str, schema: str) -> None:
         self.databases[db]["schemas"][schema] = now()
+        self.snapshot_dirty = True
 
     def drop_database(self, db: str) -> None:
         del self.databases[db]
         self.stages = [s for s in self.stages if s.database != db]
-        self.functions = [f for f in self.functions if f.database != db]
+        self._drop_where(lambda f: f.database == db)
 
     def drop_schema(self, db: str, schema: str) -> None:
         del self.databases[db]["schemas"][schema]
         self.stages = [s for s in self.stages if (s.database, s.schema) != (db, schema)]
-        self.functions = [f for f in self.functions if (f.database, f.schema) != (db, schema)]
+        self._drop_where(lambda f: (f.database, f.schema) == (db, schema))
 
     # -- stages -----------------------------------------------------------
     def stage(self, db: str, schema: str, name: str) -> Stage | None:
@@ -117,28 +134,53 @@ class Catalog:
 
     def drop_stage(self, db: str, schema: str, name: str) -> None:
         self.stages = [s for s in self.stages if (s.database, s.schema, s.name) != (db, schema, name)]
+        self.snapshot_dirty = True
 
     # -- functions ----------------------------------------------------------
     def function(self, db: str, schema: str, name: str, short_types: tuple[str, ...]) -> Function | None:
-        for f in self.functions:
-            if f.key == (db, schema, name, tuple(short_types)):
-                return f
-        return None
+        return self._by_key.get((db, schema, name, tuple(short_types)))
 
     def overloads(self, db: str, schema: str, name: str) -> list[Function]:
-        return [f for f in self.functions if (f.database, f.schema, f.name) == (db, schema, name)]
+        return list(self._names.get((db, schema, name), {}).values())
 
     def put_function(self, fn: Function) -> None:
-        self.functions = [f for f in self.functions if f.key != fn.key]
-        self.functions.append(fn)
+        self._forget(fn.key)
+        self._add(fn)
+        self.journal.append(json.dumps({"put": asdict(fn)}, sort_keys=True))
 
     def drop_function(self, fn: Function) -> None:
-        self.functions = [f for f in self.functions if f.key != fn.key]
+        self._forget(fn.key)
+        self.journal.append(json.dumps({"drop": list(fn.key[:3]) + [list(fn.key[3])]}))
 
     def update_function(self, fn: Function, **changes) -> Function:
         new = replace(fn, **changes)
-        self.functions = [new if f.key == fn.key else f for f in self.functions]
+        self.drop_function(fn)
+        self.put_function(new)
         return new
+
+    def _add(self, fn: Function) -> None:
+        self._by_key[fn.key] = fn
+        self._names.setdefault(fn.key[:3], {})[fn.key] = fn
+
+    def _forget(self, key: tuple) -> None:
+        if self._by_key.pop(key, None) is not None:
+            same = self._names.get(key[:3], {})
+            same.pop(key, None)
+            if not same:
+                self._names.pop(key[:3], None)
+
+    def _drop_where(self, test) -> None:
+        for key in [k for k, f in self._by_key.items() if test(f)]:
+            self._forget(key)
+        self.snapshot_dirty = True
+
+    def replay(self, line: str) -> None:
+        entry = json.loads(line)
+        if "put" in entry:
+            self._add(_function(entry["put"]))
+        else:
+            db, schema, name, types = entry["drop"]
+            self._forget((db, schema, name, tuple(types)))
 
     # -- JSON ---------------------------------------------------------------
     def to_json(self) -> str:
@@ -152,23 +194,53 @@ class Catalog:
     @classmethod
     def from_json(cls, text: str) -> "Catalog":
         data = json.loads(text)
-        fns = []
-        for f in data.get("functions", []):
-            for k, v in f.items():
-                if isinstance(v, list):
-                    f[k] = tuple(tuple(x) if isinstance(x, list) else x for x in v)
-            fns.append(Function(**f))
+        fns = [_function(f) for f in data.get("functions", [])]
         return cls(data.get("databases", {}), [Stage(**s) for s in data.get("stages", [])], fns)
 
 
+def _function(f: dict) -> Function:
+    for k, v in f.items():
+        if isinstance(v, list):
+            f[k] = tuple(tuple(x) if isinstance(x, list) else x for x in v)
+    return Function(**f)
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_suffix(".log")
+
+
 def load(path: Path) -> Catalog:
-    if not path.exists():
-        return Catalog()
-    return Catalog.from_json(path.read_text())
+    catalog = Catalog.from_json(path.read_text()) if path.exists() else Catalog()
+    log = journal_path(path)
+    if log.exists():
+        lines = log.read_text().splitlines()
+        for i, line in enumerate(lines):
+            try:
+                catalog.replay(line)
+            except ValueError:
+                if i == len(lines) - 1:
+                    break  # a line cut short by a crash: that change never completed
+                raise
+        catalog.journal_lines = len(lines)
+    return catalog
 
 
 def save(catalog: Catalog, path: Path) -> None:
-    """Write to a temporary file then rename, so a crash never leaves half a catalog."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(catalog.to_json())
-    os.replace(tmp, path)
+    """Append the function changes to the journal; rewrite the snapshot when something else
+    changed or the journal outgrew the catalog (so replaying it stays cheap)."""
+    log = journal_path(path)
+    written = catalog.journal_lines + len(catalog.journal)
+    if catalog.snapshot_dirty or written > max(256, 2 * len(catalog.functions)) or not path.exists():
+        # Write to a temporary file then rename, so a crash never leaves half a catalog;
+        # the journal is emptied only once the snapshot holding its changes is in place.
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(catalog.to_json())
+        os.replace(tmp, path)
+        log.unlink(missing_ok=True)
+        catalog.journal_lines = 0
+    elif catalog.journal:
+        with open(log, "a") as fh:
+            fh.write("".join(line + "\n" for line in catalog.journal))
+        catalog.journal_lines = written
+    catalog.journal.clear()
+    catalog.snapshot_dirty = False

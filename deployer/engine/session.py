@@ -2,6 +2,7 @@
 
 Layout of the folder:
   catalog.json            databases, schemas, stages, functions (catalog.py)
+  catalog.log             function changes since catalog.json was written (catalog.py)
   data/<DB>.duckdb        one DuckDB file per database, attached as "DB"; schemas inside
   data/SNOWFLAKE.duckdb   the event table SNOWFLAKE.TELEMETRY.EVENTS (events.py)
   stages/<DB>/<S>/<ST>/   stage files (stages.py)
@@ -28,7 +29,7 @@ from deployer.engine import catalog as cat
 from deployer.engine import checks, events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
 from deployer.engine.translate import translate
-from deployer.engine.udf import Pool, Spec, make_adapter
+from deployer.engine.udf import Pool, Spec, Workers, close_all, make_adapter
 from deployer.errors import NotSupportedError, SQLError
 from deployer.session import Result
 
@@ -52,6 +53,8 @@ class LocalSession:
     def __init__(self, path: Path, database: str | None = None, schema: str | None = None, *,
                  udf_timeout: float = 180.0, lock_timeout: float = 10.0,
                  udf_workers: int | None = None,
+                 max_live_workers: int | None = None, worker_idle: float = 30.0,
+                 reuse_workers: bool | None = None,
                  log_level: str = "INFO",
                  packages_rows: list[tuple] | None = None,
                  isolated_env: bool | None = None,
@@ -74,6 +77,16 @@ class LocalSession:
         self.udf_workers = udf_workers or min(2, os.cpu_count() or 1)
         self.log_level = log_level  # for functions created without LOG_LEVEL
         self._lock = lock.acquire(self.path, lock_timeout, command)
+        # Live workers across all functions: a worker holds its framework and model (up to
+        # ~700 MiB with TensorFlow), so an apply that tests 200 models keeps a few, not 200.
+        # A dropped or replaced function's idle worker loads the next function started with
+        # the same interpreter (its handler module fresh, the frameworks already imported):
+        # an apply's candidates then import scikit-learn once, not once per model.
+        # DEPLOYER_REUSE_WORKERS=0 starts a new process for every function.
+        self.workers = Workers(
+            max_live_workers or int(os.environ.get("DEPLOYER_MAX_WORKERS", 0)) or max(4, 2 * (os.cpu_count() or 1)),
+            worker_idle, reuse=os.environ.get("DEPLOYER_REUSE_WORKERS", "1") != "0"
+            if reuse_workers is None else reuse_workers)
         self._closed = False
         self._pools: dict[tuple, Pool] = {}
         self._pending_events: list[tuple] = []
@@ -83,6 +96,7 @@ class LocalSession:
         self.parameters: dict[str, str] = {}  # ALTER SESSION SET ...
         try:
             self.catalog = cat.load(self.path / "catalog.json")
+            self._md5 = stages.Md5Cache(self.path / "stages" / ".md5.json")
             (self.path / "data").mkdir(exist_ok=True)
             self.con = duckdb.connect(":memory:")
             # Enough DuckDB threads to keep every function worker busy: a thread waiting on
@@ -95,9 +109,12 @@ class LocalSession:
             self.con.execute(events.DDL)
             # Snowflake's context function that DuckDB lacks; the engine needs no warehouse.
             self.con.execute("CREATE OR REPLACE MACRO current_warehouse() AS 'LOCAL'")
-            self._create_packages_view()
-            for fn in self.catalog.functions:
-                self._register(fn)
+            # Functions are registered with DuckDB when a statement first calls them, and the
+            # PACKAGES view is built when a statement first names it: opening an account costs
+            # the same with 0 or 10,000 functions, and a plan that never asks pays nothing.
+            self._registered: set[tuple] = set()
+            self._offered_by_runtime: dict | None = None
+            self._packages_table = False
             self.database: str | None = None
             self.schema: str | None = None
             if database is not None:
@@ -118,23 +135,36 @@ class LocalSession:
             raise SQLError(f"cannot open the local account at {self.path}: "
                            f"{type(exc).__name__}: {exc}") from None
 
-    def _create_packages_view(self) -> None:
-        import pandas as pd
+    def _rows(self) -> list[tuple]:
         if self._packages_rows is None:
             self._packages_rows = channel.local_rows()
-        found: dict[str, dict[str, list[str]]] = {}
-        for name, version, _, runtime in self._packages_rows:
-            found.setdefault(runtime, {}).setdefault(channel.key(name), []).append(version)
-        self._offered = {rt: {n: channel.sort_versions(v) for n, v in pkgs.items()}
-                         for rt, pkgs in found.items()}
-        frame = pd.DataFrame(self._packages_rows,
-                             columns=["PACKAGE_NAME", "VERSION", "LANGUAGE", "RUNTIME_VERSION"])
-        self.con.register("local_packages", frame)
+        return self._packages_rows
+
+    @property
+    def _offered(self) -> dict:
+        """runtime -> {package key: sorted versions}, for CREATE FUNCTION's PACKAGES check."""
+        if self._offered_by_runtime is None:
+            found: dict[str, dict[str, list[str]]] = {}
+            for name, version, _, runtime in self._rows():
+                found.setdefault(runtime, {}).setdefault(channel.key(name), []).append(version)
+            self._offered_by_runtime = {rt: {n: channel.sort_versions(v) for n, v in pkgs.items()}
+                                        for rt, pkgs in found.items()}
+        return self._offered_by_runtime
+
+    def _need_packages(self, sql: str) -> None:
+        """Build SNOWFLAKE.INFORMATION_SCHEMA.PACKAGES before the first statement naming it."""
+        if self._packages_table or "PACKAGES" not in sql.upper():
+            return
         db, schema = events.DATABASE, events.INFO_SCHEMA_STORED
         self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{db}"."{schema}"')
-        self.con.execute(f'CREATE OR REPLACE TABLE "{db}"."{schema}"."PACKAGES" '
-                         "AS SELECT * FROM local_packages")
-        self.con.unregister("local_packages")
+        self.con.execute(f'CREATE OR REPLACE TABLE "{db}"."{schema}"."PACKAGES" ("PACKAGE_NAME" VARCHAR, '
+                         '"VERSION" VARCHAR, "LANGUAGE" VARCHAR, "RUNTIME_VERSION" VARCHAR)')
+        rows = self._rows()
+        for start in range(0, len(rows), 2000):  # literal VALUES: no pandas, one parse per chunk
+            values = ", ".join("(" + ", ".join("NULL" if v is None else _sql_literal(str(v)) for v in r) + ")"
+                               for r in rows[start:start + 2000])
+            self.con.execute(f'INSERT INTO "{db}"."{schema}"."PACKAGES" VALUES {values}')
+        self._packages_table = True
 
     # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> "LocalSession":
@@ -147,12 +177,20 @@ class LocalSession:
         if self._closed:
             return
         self._closed = True
-        for pool in self._pools.values():
-            pool.close()
+        idle = [w for pool in self._pools.values() for w in pool.close(wait=True)]
         self._pools.clear()
+        idle += self.workers.drain()
+        self.workers.stop()
+        close_all(idle)  # together: one grace period, not one per worker
         con = getattr(self, "con", None)
         if con is not None:
             con.close()
+        md5 = getattr(self, "_md5", None)
+        if md5 is not None:
+            try:
+                md5.save()
+            except OSError:
+                pass  # a lost cache only costs a re-read
         shutil.rmtree(self._workdir, ignore_errors=True)
         self._lock.release()
 
@@ -195,11 +233,14 @@ class LocalSession:
         finally:
             self._flush_events()
 
-    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True) -> Result:
+    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True,
+            link: bool = False) -> Result:
+        """PUT one file. `link`: hard-link it instead of copying (a throwaway engine: the
+        caller promises the file does not change while the session uses it)."""
         loc = st.parse_location(stage_dir[1:] if stage_dir.startswith("@") else stage_dir)
         stmt = st.Put(str(local_path), loc, auto_compress=False, overwrite=overwrite)
         try:
-            return self._put(stmt)
+            return self._put(stmt, link=link)
         except SQLError:
             raise
         except Exception as exc:
@@ -219,6 +260,7 @@ class LocalSession:
             return Result(shapes.REMOVE_COLUMNS)
         if stmt is not None:
             return Result(("status",), (), ("VARCHAR",))
+        self._need_packages(sql)
         t = translate(sql, (self.database, self.schema), self._resolve_call)
         if t.kind == "SELECT":
             described = self.con.execute("DESCRIBE " + t.sql).fetchall()
@@ -475,10 +517,10 @@ class LocalSession:
                            "not authorized.")
         return stage, stages.stage_root(self.path, db, schema, name)
 
-    def _put(self, s: st.Put) -> Result:
+    def _put(self, s: st.Put, link: bool = False) -> Result:
         _, root = self._stage(s.target)
         rows = stages.put(root, s.target.path, s.local, auto_compress=s.auto_compress,
-                          overwrite=s.overwrite)
+                          overwrite=s.overwrite, link=link, cache=self._md5)
         return Result(shapes.PUT_COLUMNS, tuple(rows))
 
     def _get(self, s: st.Get) -> Result:
@@ -488,7 +530,8 @@ class LocalSession:
 
     def _listfiles(self, s: st.ListFiles) -> Result:
         stage, root = self._stage(s.target)
-        cols, rows = shapes.list_rows(stage, stages.list_files(root, s.target.path, s.pattern))
+        cols, rows = shapes.list_rows(stage, stages.list_files(root, s.target.path, s.pattern,
+                                                                   cache=self._md5))
         return Result(cols, tuple(rows))
 
     def _remove(self, s: st.Remove) -> Result:
@@ -547,7 +590,6 @@ class LocalSession:
             self._unregister(existing)
         self.catalog.put_function(fn)
         self._save()
-        self._register(fn)
         return _status(f"Function {name} successfully created.")
 
     def _find_function(self, ref: st.FunctionRef, if_exists: bool) -> cat.Function | None:
@@ -601,7 +643,6 @@ class LocalSession:
         new = replace(fn, **changes)
         self.catalog.put_function(new)
         self._save()
-        self._register(new)
         return _status(_DONE)
 
     # -- running functions ----------------------------------------------------------
@@ -616,7 +657,7 @@ class LocalSession:
         spec = Spec(self._label(fn), fn.handler, fn.body, tuple(files),
                     fn.log_level or self.log_level, warnings_as_errors=self.warnings_as_errors)
         pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers,
-                    python=lambda fn=fn: self._python_for(fn))
+                    python=lambda fn=fn: self._python_for(fn), workers=self.workers)
         self._pools[fn.key] = pool
         info = {"database": fn.database, "schema": fn.schema, "name": fn.name,
                 "label": f"{fn.name}({', '.join(f'{n} {sqltypes.short(t)}' for n, t in zip(fn.arg_names, fn.arg_types))}):{sqltypes.short(fn.returns)}"}
@@ -643,6 +684,7 @@ class LocalSession:
             fn.duck_name, adapter, [_DUCK_TYPES[sqltypes.duckdb_type(t)] for t in fn.arg_types],
             _DUCK_TYPES[ret], type="arrow",
             null_handling="default" if fn.strict else "special", side_effects=False)
+        self._registered.add(fn.key)
 
     def _lock_for(self, key: tuple) -> threading.Lock:
         with self._guard:
@@ -679,6 +721,9 @@ class LocalSession:
         pool = self._pools.pop(fn.key, None)
         if pool is not None:
             pool.close()
+        if fn.key not in self._registered:
+            return
+        self._registered.discard(fn.key)
         try:
             self.con.remove_function(fn.duck_name)
         except duckdb.Error:
@@ -702,11 +747,14 @@ class LocalSession:
                            f"{name[-1]}: {len(args)} given, overloads are "
                            + ", ".join(self._label(f) for f in candidates))
         fn = max(fitting, key=lambda f: _fit_score(f, args))
+        if fn.key not in self._registered:
+            self._register(fn)
         exprs = list(args) + [sqlglot.parse_one(d, read="snowflake")
                               for d in fn.arg_defaults[len(args):]]
         return fn.duck_name, [sqltypes.duckdb_type(t) for t in fn.arg_types], exprs
 
     def _generic(self, sql: str) -> Result:
+        self._need_packages(sql)
         t = translate(sql, (self.database, self.schema), self._resolve_call)
         cur = self.con.execute(t.sql)
         if self._udf_error is not None:

@@ -6,6 +6,11 @@ the adapter with Arrow vectors (2048 rows); the adapter cuts them into batches
 of at most `max_batch_size`, ships numpy arrays to a worker and turns the answer
 back into Arrow. A worker that raises, crashes or overruns the time limit is
 reported as SQLError and replaced on the next call.
+
+Workers cost memory (about 190 MiB with scikit-learn, 700 MiB with TensorFlow), so a
+session keeps a bounded number alive (Workers): past the cap, or after `idle` seconds
+unused, the least recently used idle worker is stopped, and started again when its
+function is next called.
 """
 
 from __future__ import annotations
@@ -54,20 +59,9 @@ class Worker:
                  python: str | None = None):
         self.spec = spec
         self.timeout = timeout
-        self.dir = Path(tempfile.mkdtemp(prefix="w", dir=root))
-        imports = self.dir / "imports"
-        code = self.dir / "code"
-        tmp = self.dir / "tmp"
-        for d in (imports, code, tmp):
-            d.mkdir()
-        for src in spec.imports:
-            if not src.exists():
-                raise SQLError(f"the import {src.name} of function {spec.label} no longer exists on its stage")
-            dest = imports / src.name
-            try:
-                os.link(src, dest)
-            except OSError:
-                shutil.copyfile(src, dest)
+        self.root = root
+        self.dir, setup = self._prepare(spec)
+        tmp = Path(setup["tmp_dir"])
         # Each worker gets its share of the cores: thread pools that spin (TensorFlow,
         # OpenMP, BLAS) would otherwise fight each other and the engine for them.
         share = str(max(1, threads))
@@ -75,7 +69,7 @@ class Worker:
                    TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1",
                    TF_NUM_INTRAOP_THREADS=share, TF_NUM_INTEROP_THREADS=share,
                    OMP_NUM_THREADS=share, OPENBLAS_NUM_THREADS=share, MKL_NUM_THREADS=share)
-        python = python or sys.executable
+        python = self.python = python or sys.executable
         if python != sys.executable:  # an isolated environment: nothing of this one leaks in
             for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
                 env.pop(name, None)
@@ -85,10 +79,31 @@ class Worker:
             [python, "-c", _BOOT, str(Path(__file__).with_name("worker.py"))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env, start_new_session=True)
-        send(self.proc.stdin, {"import_dir": str(imports) + "/", "tmp_dir": str(tmp),
-                               "code_dir": str(code), "handler": spec.handler,
-                               "body": spec.body, "log_level": spec.log_level,
-                               "warnings_as_errors": list(spec.warnings_as_errors)})
+        send(self.proc.stdin, setup)
+        self._hello(spec)
+
+    def _prepare(self, spec: Spec) -> tuple[Path, dict]:
+        """A fresh folder (import dir of hard links to the staged files, code, tmp) and the
+        setup message naming it."""
+        folder = Path(tempfile.mkdtemp(prefix="w", dir=self.root))
+        imports, code, tmp = folder / "imports", folder / "code", folder / "tmp"
+        for d in (imports, code, tmp):
+            d.mkdir()
+        for src in spec.imports:
+            if not src.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                raise SQLError(f"the import {src.name} of function {spec.label} no longer exists on its stage")
+            dest = imports / src.name
+            try:
+                os.link(src, dest)
+            except OSError:
+                shutil.copyfile(src, dest)
+        return folder, {"import_dir": str(imports) + "/", "tmp_dir": str(tmp),
+                        "code_dir": str(code), "handler": spec.handler,
+                        "body": spec.body, "log_level": spec.log_level,
+                        "warnings_as_errors": list(spec.warnings_as_errors)}
+
+    def _hello(self, spec: Spec) -> None:
         hello = self._receive()
         if not hello["ok"]:
             self.kill()
@@ -96,6 +111,23 @@ class Worker:
         self.vectorized = hello["vectorized"]
         self.max_batch_size = hello["max_batch_size"]
         self.hello_logs = hello.get("logs", [])
+
+    def rebind(self, spec: Spec) -> None:
+        """Load another function in this warm process (its frameworks stay imported)."""
+        old = self.dir
+        try:
+            self.dir, setup = self._prepare(spec)
+        except SQLError:
+            self.kill()
+            raise
+        self.spec = spec
+        shutil.rmtree(old, ignore_errors=True)
+        try:
+            send(self.proc.stdin, {"setup": setup})
+        except (BrokenPipeError, OSError):
+            self.kill()
+            raise WorkerError(f"the Python worker for {spec.label} exited") from None
+        self._hello(spec)
 
     def _fill(self, deadline: float) -> None:
         """Read what the worker has sent so far into self._buf (waiting up to deadline)."""
@@ -127,9 +159,9 @@ class Worker:
         data, self._buf = self._buf[_HEADER.size:end], self._buf[end:]
         return pickle.loads(data)
 
-    def call(self, args: list, n: int) -> tuple[object, list]:
+    def call(self, args: list, n: int, step: int | None = None) -> tuple[object, list]:
         try:
-            send(self.proc.stdin, {"args": [pack(a) for a in args], "n": n})
+            send(self.proc.stdin, {"args": [pack(a) for a in args], "n": n, "step": step})
         except (BrokenPipeError, OSError):
             while True:  # the worker is gone: report how it ended
                 self._fill(time.monotonic() + 5)
@@ -158,12 +190,127 @@ class Worker:
 
     def close(self) -> None:
         """Let the worker finish on EOF; kill it if it lingers."""
+        close_all([self])
+
+
+def close_all(workers: list, grace: float = 0.5) -> None:
+    """EOF to every worker first, then one shared grace period, then kill what is left:
+    closing N workers takes the longest of them, not the sum (TensorFlow takes 0.6-1.8 s
+    to exit on its own)."""
+    for w in workers:
         try:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired):
+            w.proc.stdin.close()
+        except OSError:
             pass
-        self.kill()
+    deadline = time.monotonic() + grace
+    for w in workers:
+        try:
+            w.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        w.kill()
+
+
+def close_later(workers: list) -> None:
+    """close_all in the background, so a statement never waits for a worker to exit."""
+    if workers:
+        threading.Thread(target=close_all, args=(list(workers),), daemon=True).start()
+
+
+class Workers:
+    """The live workers of one session: at most `cap` (idle ones beyond it are stopped,
+    least recently used first) and none idle longer than `idle` seconds.
+
+    A busy worker is never stopped, so a statement calling more functions than the cap
+    still runs; the cap then holds again as they finish."""
+
+    def __init__(self, cap: int, idle: float, reuse: bool = False):
+        self.cap, self.idle = max(1, cap), idle
+        # reuse: a dropped function's idle worker loads the next function started with the
+        # same interpreter, instead of a new process importing the frameworks again
+        # (preflight: one TensorFlow import for all models, not one per model).
+        self.reuse = reuse
+        self.spares: list[Worker] = []
+        self.live = 0
+        self.unused: dict[Worker, tuple] = {}  # idle worker -> (pool, since), oldest first
+        self.lock = threading.Lock()  # taken after a pool's lock, never before it
+        self.done = threading.Event()
+        if idle != float("inf"):  # idle workers go even when no statement comes to notice
+            threading.Thread(target=self._reap, daemon=True).start()
+
+    def _reap(self) -> None:
+        while not self.done.wait(min(self.idle, 5.0)):
+            self.trim()
+
+    def stop(self) -> None:
+        self.done.set()
+
+    def parked(self, pool: "Pool", w: Worker, new: bool = False) -> None:
+        """`w` is idle in `pool` (called under the pool's lock; trim() after releasing it)."""
+        with self.lock:
+            self.live += new
+            self.unused[w] = (pool, time.monotonic())
+
+    def stopped(self, n: int = 1) -> None:
+        with self.lock:
+            self.live -= n
+
+    def taken(self, w: Worker) -> None:
+        with self.lock:
+            self.unused.pop(w, None)
+
+    def spare(self, idle: list[Worker]) -> list[Worker]:
+        """Keep the idle workers of a closed pool for reuse; returns those not kept."""
+        if not self.reuse:
+            return idle
+        with self.lock:
+            for w in idle:
+                self.spares.append(w)
+                self.unused[w] = (None, time.monotonic())
+                self.live += 1
+        self.trim()
+        return []
+
+    def adopt(self, python: str) -> Worker | None:
+        """A spare worker running `python`, now owned by the caller (still counted live)."""
+        with self.lock:
+            for w in reversed(self.spares):
+                if w.python == python and w.alive:
+                    self.spares.remove(w)
+                    self.unused.pop(w, None)
+                    return w
+        return None
+
+    def _evict_spare(self, w: Worker) -> bool:
+        with self.lock:
+            if w in self.spares:
+                self.spares.remove(w)
+                return True
+            return False
+
+    def drain(self) -> list[Worker]:
+        """Every spare, for the session's close."""
+        with self.lock:
+            spares, self.spares = self.spares, []
+            for w in spares:
+                self.unused.pop(w, None)
+            self.live -= len(spares)
+        return spares
+
+    def trim(self) -> None:
+        """Stop idle workers over the cap or past their idle time."""
+        victims = []
+        with self.lock:
+            now = time.monotonic()
+            for w, (pool, since) in list(self.unused.items()):
+                if self.live - len(victims) <= self.cap and now - since < self.idle:
+                    break
+                victims.append((pool, w))
+                del self.unused[w]
+        stopped = [w for pool, w in victims
+                   if (pool.evict(w) if pool is not None else self._evict_spare(w))]
+        self.stopped(len(stopped))
+        close_later(stopped)
 
 
 def _interpreter_error(tb: str, spec: Spec, logs: list | None = None) -> WorkerError:
@@ -176,9 +323,11 @@ def _interpreter_error(tb: str, spec: Spec, logs: list | None = None) -> WorkerE
 class Pool:
     """Up to `size` warm workers for one function, shared by DuckDB's threads."""
 
-    def __init__(self, spec: Spec, root: Path, timeout: float, size: int, python=None):
+    def __init__(self, spec: Spec, root: Path, timeout: float, size: int, python=None,
+                 workers: Workers | None = None):
         self.spec, self.root, self.timeout, self.size = spec, root, timeout, max(1, size)
         self.python = python  # a callable giving the interpreter, asked once, on the first start
+        self.workers = workers or Workers(cap=1 << 30, idle=float("inf"))
         self.idle: list[Worker] = []
         self.count = 0  # workers alive or starting
         self.error: SQLError | None = None
@@ -195,9 +344,11 @@ class Pool:
             while True:
                 while self.idle:
                     w = self.idle.pop()
+                    self.workers.taken(w)
                     if w.alive:
                         return w
                     self.count -= 1
+                    self.workers.stopped()
                     w.kill()
                 if self.error is not None:  # the last start failed: report it, once
                     err, self.error = self.error, None
@@ -210,8 +361,18 @@ class Pool:
     def _spawn(self) -> None:
         try:
             python = self.python() if self.python is not None else None
-            w = Worker(self.spec, self.root, self.timeout,
-                       threads=(os.cpu_count() or 1) // self.size, python=python)
+            w = self.workers.adopt(python or sys.executable)
+            if w is not None:
+                adopted = True
+                try:
+                    w.rebind(self.spec)
+                except BaseException:
+                    self.workers.stopped()
+                    raise
+            else:
+                adopted = False
+                w = Worker(self.spec, self.root, self.timeout,
+                           threads=(os.cpu_count() or 1) // self.size, python=python)
         except BaseException as exc:
             with self.cond:
                 self.count -= 1
@@ -221,28 +382,56 @@ class Pool:
             return
         with self.cond:
             if self.closed:
-                w.close()
                 self.count -= 1
+                if adopted:
+                    self.workers.stopped()
+                close_later([w])
                 return
             self.idle.append(w)
+            self.workers.parked(self, w, new=not adopted)
             self.cond.notify_all()
+        self.workers.trim()
 
     def release(self, w: Worker, ok: bool) -> None:
         with self.cond:
-            if ok and w.alive:
+            kept = ok and w.alive and not self.closed
+            if kept:
                 self.idle.append(w)
+                self.workers.parked(self, w)
             else:
                 self.count -= 1
-                w.kill()
             self.cond.notify_all()
+        if kept:
+            self.workers.trim()
+        else:
+            self.workers.stopped()
+            if ok and w.alive:  # its function was dropped or the session closed meanwhile
+                close_later([w])
+            else:
+                w.kill()
 
-    def close(self) -> None:
+    def evict(self, w: Worker) -> bool:
+        """Take an idle worker out of the pool to be stopped; False if a caller took it first."""
+        with self.cond:
+            if w not in self.idle:
+                return False
+            self.idle.remove(w)
+            self.count -= 1
+            return True
+
+    def close(self, wait: bool = False) -> list[Worker]:
+        """Stop the idle workers (in the background unless `wait`); busy ones stop on release."""
         with self.cond:
             self.closed = True
-            for w in self.idle:
-                w.close()
-            self.idle.clear()
+            idle, self.idle = self.idle, []
             self.count = 0
+            for w in idle:
+                self.workers.taken(w)
+        self.workers.stopped(len(idle))
+        if wait:
+            return idle
+        close_later(self.workers.spare(idle))
+        return []
 
 
 def _to_numpy(column):
@@ -279,14 +468,11 @@ def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, sc
             if w.hello_logs:
                 on_logs(w.hello_logs)
                 w.hello_logs = []
-            step = w.max_batch_size or n
-            parts = []
-            for start in range(0, n, max(1, step)):
-                stop = min(n, start + step)
-                res, logs = w.call([a[start:stop] for a in arrays], stop - start)
-                if logs:
-                    on_logs(logs)
-                parts.append(res)
+            # The worker cuts the vector into max_batch_size batches itself: one round trip
+            # per vector (a 2,048-row vector was three with max_batch_size 1000).
+            out, logs = w.call(arrays, n, step=w.max_batch_size)
+            if logs:
+                on_logs(logs)
             ok = True
         except SQLError as exc:
             if getattr(exc, "logs", None):
@@ -296,9 +482,6 @@ def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, sc
         finally:
             pool.release(w, ok)
         try:
-            out = parts[0] if len(parts) == 1 else np.concatenate([np.asarray(p, dtype=object)
-                                                                  if isinstance(p, list) else p
-                                                                  for p in parts])
             if return_type == "JSON":  # an OBJECT/VARIANT: the handler's dicts (or values) as JSON
                 out = [None if v is None else json.dumps(v, allow_nan=False) for v in out]
             elif return_type == "BIGINT" and getattr(out, "dtype", None) is not None and out.dtype.kind == "f":

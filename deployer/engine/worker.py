@@ -127,6 +127,9 @@ def _load(setup: dict):
     import_dir = setup["import_dir"]
     sys._xoptions["snowflake_import_directory"] = import_dir
     tempfile.tempdir = setup["tmp_dir"]
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        os.environ[name] = setup["tmp_dir"]
+    os.chdir(setup["tmp_dir"])
     sys.modules["_snowflake"] = snowflake_module()
     sys.path.insert(0, import_dir)
     for name in sorted(os.listdir(import_dir)):
@@ -158,6 +161,24 @@ def _load(setup: dict):
     for a in attrs:
         obj = getattr(obj, a)
     return obj, capture
+
+
+def _unload(setup: dict, capture, base_filters: list) -> None:
+    """Forget one function before loading another in this process (preflight reuses a
+    worker, keeping only what every handler shares: the interpreter and its frameworks)."""
+    import gc
+    import logging
+    import warnings
+
+    logging.getLogger().removeHandler(capture.handler)
+    warnings.filters[:] = base_filters
+    dirs = (setup["import_dir"], setup["code_dir"])
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None) or ""
+        if name == "udf_inline_code" or where.startswith(dirs):
+            del sys.modules[name]
+    sys.path[:] = [p for p in sys.path if not p.startswith(setup["import_dir"])]
+    gc.collect()
 
 
 def _as_none(v):
@@ -195,6 +216,19 @@ def _call(func, vectorized: bool, args: list, n: int):
     return [func(*[_as_none(v) for v in row]) for row in rows]
 
 
+def _call_in_batches(func, vectorized: bool, args: list, n: int, step):
+    """The handler over `n` rows in batches of at most `step` (its max_batch_size): one
+    message per DuckDB vector, however small the handler's batches."""
+    if not step or n <= step:
+        return _call(func, vectorized, args, n)
+    parts = [_call(func, vectorized, [a[i:i + step] for a in args], min(step, n - i))
+             for i in range(0, n, step)]
+    if all(isinstance(p, list) for p in parts):
+        return [v for p in parts for v in p]
+    import numpy as np
+    return np.concatenate([np.asarray(p, dtype=object) if isinstance(p, list) else p for p in parts])
+
+
 def main() -> None:
     import traceback
 
@@ -202,22 +236,40 @@ def main() -> None:
     inbox = os.fdopen(os.dup(0), "rb")
     os.dup2(2, 1)  # handler prints go to stderr, never into the channel
     sys.stdout = sys.stderr
+    import warnings
+
+    base_filters = list(warnings.filters)
     setup = recv(inbox)
-    try:
-        func, capture = _load(setup)
-    except BaseException:
-        send(channel, {"ok": False, "error": traceback.format_exc()})
-        return
-    vectorized = getattr(func, "_sf_vectorized_input", None) is not None
-    max_batch = getattr(func, "_sf_max_batch_size", None)
-    send(channel, {"ok": True, "vectorized": vectorized, "max_batch_size": max_batch,
-                   "logs": capture.take()})
+    while setup is not None:
+        try:
+            func, capture = _load(setup)
+        except BaseException:
+            send(channel, {"ok": False, "error": traceback.format_exc()})
+            return
+        vectorized = getattr(func, "_sf_vectorized_input", None) is not None
+        max_batch = getattr(func, "_sf_max_batch_size", None)
+        send(channel, {"ok": True, "vectorized": vectorized, "max_batch_size": max_batch,
+                       "logs": capture.take()})
+        following = _serve(channel, inbox, func, vectorized, capture)
+        if following is not None:
+            _unload(setup, capture, base_filters)
+            del func
+        setup = following
+
+
+def _serve(channel, inbox, func, vectorized: bool, capture):
+    """Answer batches until EOF (None) or a message to load another function (its setup)."""
+    import traceback
+
     while True:
         msg = recv(inbox)
         if msg is None:
-            return
+            return None
+        if "setup" in msg:
+            return msg["setup"]
         try:
-            result = _call(func, vectorized, [unpack(a) for a in msg["args"]], msg["n"])
+            result = _call_in_batches(func, vectorized, [unpack(a) for a in msg["args"]], msg["n"],
+                                      msg.get("step"))
             send(channel, {"ok": True, "result": pack(result), "logs": capture.take()})
         except BaseException:
             send(channel, {"ok": False, "error": traceback.format_exc(), "logs": capture.take()})

@@ -66,7 +66,7 @@ class Backend:
             return _transfer_data("UPLOAD", [stmt.local], folder, overwrite=stmt.overwrite,
                                   autoCompress=stmt.auto_compress, sourceCompression="auto_detect")
         root, rel = self.engine.stage_folder("@" + _location_text(stmt.source))
-        files = [f.path for f in stages.list_files(root, rel, stmt.pattern)]
+        files = [f.path for f in stages.list_files(root, rel, stmt.pattern, md5=False)]
         local = Path(stmt.local_dir).expanduser()
         return _transfer_data("DOWNLOAD", files, root, localLocation=str(local))
 

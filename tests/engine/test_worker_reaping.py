@@ -1,0 +1,93 @@
+"""A session keeps a bounded number of function workers alive, and none idle for long."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from deployer.engine import LocalSession
+
+PID = "def f(x):\n    import os\n    return os.getpid()\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie left for its parent to reap counts as gone
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_until(test, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if test():
+            return True
+        time.sleep(0.05)
+    return test()
+
+
+def _create(s, n: int) -> None:
+    for i in range(n):
+        s.run(f"CREATE FUNCTION F{i}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+              f"HANDLER = 'f' AS $${PID}$$")
+
+
+def test_no_more_workers_than_the_cap_stay_alive(tmp_path):
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, max_live_workers=2,
+                      reuse_workers=False) as s:
+        _create(s, 5)
+        pids = [int(s.run(f"SELECT F{i}(1.0)").rows[0][0]) for i in range(5)]
+        assert len(set(pids)) == 5
+        assert _wait_until(lambda: sum(_alive(p) for p in pids) <= 2)
+        assert s.workers.live <= 2
+        assert _alive(pids[-1])  # the most recently used stays warm
+        # a stopped function's worker starts again when it is called
+        again = int(s.run("SELECT F0(1.0)").rows[0][0])
+        assert again != pids[0] and _alive(again)
+
+
+def test_an_idle_worker_is_stopped_and_restarted_on_the_next_call(tmp_path):
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, worker_idle=0.3) as s:
+        _create(s, 1)
+        first = int(s.run("SELECT F0(1.0)").rows[0][0])
+        assert _wait_until(lambda: not _alive(first))
+        assert s.workers.live == 0
+        second = int(s.run("SELECT F0(1.0)").rows[0][0])
+        assert second != first
+
+
+def test_closing_a_session_stops_every_worker(tmp_path):
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1) as s:
+        _create(s, 3)
+        pids = [int(s.run(f"SELECT F{i}(1.0)").rows[0][0]) for i in range(3)]
+    assert _wait_until(lambda: not any(_alive(p) for p in pids), timeout=5)
+
+
+REMEMBER = "LEFT = globals().get('LEFT', 0) + 1\ndef f(x):\n    import os\n    return os.getpid() * 10 + LEFT\n"
+
+
+def test_a_dropped_functions_worker_loads_the_next_function_when_reuse_is_on(tmp_path):
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=True) as s:
+        for i in range(2):
+            s.run(f"CREATE FUNCTION G{i}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+                  f"HANDLER = 'f' AS $${REMEMBER}$$")
+        first = int(s.run("SELECT G0(1.0)").rows[0][0])
+        s.run("DROP FUNCTION G0(FLOAT)")
+        second = int(s.run("SELECT G1(1.0)").rows[0][0])
+        assert second // 10 == first // 10  # the same process
+        assert second % 10 == 1  # with a fresh module: nothing of G0's handler is left
+        assert s.workers.live == 1
+
+
+def test_without_reuse_a_dropped_functions_worker_stops(tmp_path):
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=False) as s:
+        _create(s, 2)
+        first = int(s.run("SELECT F0(1.0)").rows[0][0])
+        s.run("DROP FUNCTION F0(FLOAT)")
+        assert _wait_until(lambda: not _alive(first))
+        assert int(s.run("SELECT F1(1.0)").rows[0][0]) != first
