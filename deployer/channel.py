@@ -182,14 +182,12 @@ def _installed(path: tuple[str, ...]) -> dict[str, str]:
         folder = getattr(dist, "_path", None)
         stem = folder.name[:-len(".dist-info")] if folder is not None and folder.name.endswith(".dist-info") else ""
         name, sep, version = stem.partition("-")
-        if sep and version and "-" not in version:
-            out.setdefault(key(name), version)
-            continue
-        name = dist.metadata["Name"]
+        if not (sep and version and "-" not in version):
+            name, version = dist.metadata["Name"], dist.version
         if name:
-            out.setdefault(key(name), dist.version)
+            out.setdefault(key(name), version)
             if key(name) in SLIM_DISTRIBUTIONS:
-                out.setdefault(SLIM_DISTRIBUTIONS[key(name)], dist.version)
+                out.setdefault(SLIM_DISTRIBUTIONS[key(name)], version)
     return out
 
 
