@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import stat
 from pathlib import Path
 from typing import Any, Mapping
@@ -163,10 +164,27 @@ def normalize(data: dict[str, Any], path: Path, target_name: str, variables: Map
 
 
 def default_project(path: Path) -> str:
-    """A local target's project when the manifest names none: stable for this manifest where it
-    lies (its engine folder lies beside it), unique across manifests, never the bare file name."""
-    digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:12]
-    return f"local/{path.stem}-{digest}"
+    """A local target's project when the manifest names none: unique to this manifest, and
+    stable when its folder moves or is copied, since it is kept beside it (.deployer/) with the
+    local engine's own state. Never the bare file name."""
+    marker = path.parent / ".deployer" / f"project-{path.stem}"
+    try:
+        found = marker.read_text(encoding="utf-8").strip()
+        if found:
+            return found
+    except OSError:
+        pass
+    fresh = f"local/{path.stem}-{secrets.token_hex(6)}"
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(fresh + "\n")
+        return fresh
+    except FileExistsError:  # another process wrote it first: use theirs
+        return marker.read_text(encoding="utf-8").strip() or fresh
+    except OSError:  # a read-only folder: derived from where the manifest lies
+        return f"local/{path.stem}-{hashlib.sha256(str(path.resolve()).encode('utf-8')).hexdigest()[:12]}"
 
 
 def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
