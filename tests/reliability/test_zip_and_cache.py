@@ -25,7 +25,7 @@ def test_plan_lists_what_a_zip_holds(tmp_path):
     assert result.exit_code == 0, result.output
     assert ("models/saved_model: not on the stage "
             "(zip of 4 files: fingerprint.pb, saved_model.pb, variables/...)") in result.stdout
-    zips = list((manifest.parent / ".deployer" / "cache" / "zips").glob("*.zip"))
+    zips = list((manifest.parent / ".deployer" / "cache" / "zips").rglob("*.zip"))
     assert sorted(zipfile.ZipFile(zips[0]).namelist()) == [
         "fingerprint.pb", "saved_model.pb", "variables/", "variables/variables.data-00000-of-00001",
         "variables/variables.index"]
