@@ -272,13 +272,26 @@ class Workers:
         return []
 
     def adopt(self, python: str) -> Worker | None:
-        """A spare worker running `python`, now owned by the caller (still counted live)."""
+        """A warm worker running `python` for the caller to load its function into: a spare,
+        else, at the cap, the least recently used idle worker of another function (the cap
+        would stop it anyway; that function starts again when next called)."""
         with self.lock:
+            if not self.reuse:
+                return None
             for w in reversed(self.spares):
                 if w.python == python and w.alive:
                     self.spares.remove(w)
                     self.unused.pop(w, None)
                     return w
+            if self.live < self.cap:
+                return None
+            others = [(w, pool) for w, (pool, _) in self.unused.items()
+                      if pool is not None and w.python == python]
+        for w, pool in others:
+            if pool.evict(w):  # False when a statement took it meanwhile
+                with self.lock:
+                    self.unused.pop(w, None)
+                return w
         return None
 
     def _evict_spare(self, w: Worker) -> bool:

@@ -91,3 +91,13 @@ def test_without_reuse_a_dropped_functions_worker_stops(tmp_path):
         s.run("DROP FUNCTION F0(FLOAT)")
         assert _wait_until(lambda: not _alive(first))
         assert int(s.run("SELECT F1(1.0)").rows[0][0]) != first
+
+
+def test_at_the_cap_a_new_function_takes_over_the_least_recently_used_idle_worker(tmp_path):
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, max_live_workers=2,
+                      reuse_workers=True) as s:
+        _create(s, 3)
+        pids = [int(s.run(f"SELECT F{i}(1.0)").rows[0][0]) for i in range(3)]
+        assert pids[2] == pids[0]  # F0's idle worker now runs F2
+        assert s.workers.live == 2
+        assert int(s.run("SELECT F0(1.0)").rows[0][0]) in pids[:2]  # F0 starts again, on F1's
