@@ -76,7 +76,7 @@ def read(session: Session, state: DesiredState, *, refresh: bool = False, verify
     """
     schema = qualified(state.database, state.schema)
     stage = qualified(state.database, state.schema, state.stage)
-    found = [r for r in session.run(f"SHOW STAGES LIKE '{_like(state.stage)}' IN SCHEMA {schema}").dicts()
+    found = [r for r in session.run(f"SHOW STAGES LIKE '{like_pattern(state.stage)}' IN SCHEMA {schema}").dicts()
              if r.get("name") == state.stage]
     stage_row = found[0] if found else None
     files: dict[str, int] = {}
@@ -150,7 +150,8 @@ def _releases(session: Session, stage: str, files: dict[str, int]) -> tuple[Rele
     return tuple(releases.newest_first(found))
 
 
-def _like(name: str) -> str:
+def like_pattern(name: str) -> str:
+    """A name as a SHOW ... LIKE pattern matching only itself (escaped wildcards and quotes)."""
     return name.replace("\\", "\\\\").replace("'", "\\'").replace("_", "\\_").replace("%", "\\%")
 
 

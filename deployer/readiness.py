@@ -9,6 +9,7 @@ from __future__ import annotations
 from deployer.desired import DesiredState
 from deployer.errors import DeployerError, SQLError
 from deployer.identifiers import qualified, quote
+from deployer.live import like_pattern
 from deployer.session import Session
 
 
@@ -19,7 +20,7 @@ class NotReadyError(DeployerError):
 def check_schema(session: Session, state: DesiredState) -> None:
     """The database and schema exist and the role can see them: deployer creates neither."""
     target, schema = state.target.name, qualified(state.database, state.schema)
-    like = state.schema.replace("\\", "\\\\").replace("'", "\\'").replace("_", "\\_").replace("%", "\\%")
+    like = like_pattern(state.schema)
     try:
         rows = session.run(f"SHOW SCHEMAS LIKE '{like}' IN DATABASE {quote(state.database)}").dicts()
     except SQLError as exc:
