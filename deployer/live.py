@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deployer import releases
+from deployer import releases, stagepath
 from deployer.codegen import split_comment, sql_string
 from deployer.desired import DesiredState
 from deployer.errors import SQLError
@@ -120,7 +120,7 @@ def _corrupt(session: Session, stage: str, files: dict[str, int]) -> frozenset[s
             continue
         with tempfile.TemporaryDirectory(prefix="deployer-verify-") as folder:
             session.run(f"GET @{stage}/{path} {sql_string('file://' + Path(folder).as_posix() + '/')} "
-                        f"PATTERN = {sql_string('(.*/)?' + re.escape(path))}")
+                        f"PATTERN = {sql_string(stagepath.exact_pattern(path))}")
             got = Path(folder) / match["name"]
             if not got.is_file() or _sha256(got)[:12] != match["digest"]:
                 bad.add(path)

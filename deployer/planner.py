@@ -7,7 +7,6 @@ candidate; functions no longer declared; then files and release records past ret
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Iterable
 
@@ -327,9 +326,7 @@ def _live_paths(live: LiveState, state: DesiredState, model: str) -> set[str]:
 def remove_exactly(stage: str, path: str) -> str:
     """REMOVE of one file: REMOVE matches by prefix (`model.h5` would take `model.h5.bak` too),
     so a PATTERN anchored at both ends keeps it to exactly this path."""
-    # Any leading folder allowed, as the name may carry the stage's.
-    pattern = "(.*/)?" + re.escape(path)
-    return f"REMOVE @{stage}/{path} PATTERN = {sql_string(pattern)}"
+    return f"REMOVE @{stage}/{path} PATTERN = {sql_string(stagepath.exact_pattern(path))}"
 
 
 def stage_relative(stage_path: str, stage: stagepath.StageLocation | str) -> str:

@@ -10,6 +10,7 @@ the path inside the stage verbatim (stage paths are case-sensitive).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from deployer.identifiers import qualified
@@ -107,3 +108,10 @@ def relative(text: str, stage: StageLocation) -> str | None:
         return parse(text, stage.database, stage.schema).relative_to(stage)
     except StagePathError:
         return None
+
+
+def exact_pattern(path: str) -> str:
+    """A PATTERN for REMOVE/GET matching exactly `path` under the stage: those commands match by
+    prefix (`model.h5` would take `model.h5.bak` too); any leading folder is allowed, as the
+    name they match may carry the stage's."""
+    return "(.*/)?" + re.escape(path)
