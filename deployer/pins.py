@@ -22,6 +22,7 @@ class ModelPackages:
     source: str  # what the pins were resolved against
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  # the artifacts as warnings name them (relative to the manifest)
 
     def to_json(self, root: Path) -> dict:
         return {"packages": list(self.pins), "runtime_version": self.runtime, "resolved_against": self.source,
@@ -39,7 +40,24 @@ class Resolution:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return tuple(f"{m.model}: {w}" for m in self.models.values() for w in m.warnings)
+        """One line per warning; models whose warnings differ only by their own artifacts'
+        names (a thousand models written by one scikit-learn) share one line."""
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for m in self.models.values():
+            for w in m.warnings:
+                key = w
+                for i, name in enumerate(m.files):
+                    key = key.replace(name, f"\0{i}\0")
+                groups.setdefault(key, []).append((m.model, w))
+        out = []
+        for members in groups.values():
+            (first, text), n = members[0], len(members)
+            if n == 1:
+                out.append(f"{first}: {text}")
+                continue
+            names = ", ".join(name for name, _ in members[:3]) + (f" and {n - 3:,} more" if n > 3 else "")
+            out.append(f"{names}: {text} (and likewise for the other {n - 1:,} models' artifacts)")
+        return tuple(out)
 
 
 def artifact_paths(model: Model) -> list[Path]:
@@ -103,7 +121,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
         result = resolve(requested[model.name], writers[model.name], offering.versions, where)
         out[model.name] = ModelPackages(model.name, result.pins, read[model.name], model.runtime_version,
                                         offering.source, tuple(conflicts[model.name]) + result.warnings,
-                                        result.errors)
+                                        result.errors, tuple(_rel(state.root, p.path) for p in read[model.name]))
         for error in result.errors:
             problems.append(Problem(state.manifest_path.name, None, None,
                                     f"models[{index.get(model.name, 0)}]", f"packages of {model.name}: {error}"))

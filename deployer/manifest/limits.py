@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 MAX_WORK = 50_000  # loop iterations plus calls in one render
-MAX_OUTPUT = 1_000_000  # characters of rendered text, values included
+MAX_OUTPUT = 16_000_000  # characters of rendered text, values included (as MAX_FILE)
 MAX_NUMBER = 1_000_000  # largest count or width a call or filter may be given
 MAX_POWER_BITS = 4096  # largest result of ** in bits
 

@@ -17,7 +17,7 @@ from deployer.manifest import checks, render as render_mod, schema, yamlpos
 
 DEFAULT_FILE = "deploy.yaml"
 DEFAULT_LOCAL_PATH = ".deployer/local"
-MAX_FILE = 1_000_000  # bytes of manifest
+MAX_FILE = 16_000_000  # bytes of manifest: room for tens of thousands of models
 MAX_MESSAGE = 300  # characters of one problem's message
 
 
@@ -31,7 +31,11 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     if not text.strip():
         raise ManifestError([Problem(shown, None, None, "", "the manifest is empty")])
 
-    prelude = _prelude(text)
+    # Without template syntax the text renders to itself: parse it once, not twice.
+    plain = not any(mark in text for mark in ("{{", "{%", "{#"))
+    parsed = _parse_plain(text) if plain else None
+    prelude = (parsed.data if parsed is not None and isinstance(parsed.data, dict) else {}) \
+        if plain else _prelude(text)
     target_name = target or prelude.get("default_target") or "local"
     if not isinstance(target_name, str):
         target_name = str(target_name)
@@ -45,15 +49,16 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     allow_env = [n for n in prelude.get("allow_env") or [] if isinstance(n, str)] \
         if isinstance(prelude.get("allow_env"), list) else []
 
-    try:
-        rendered = render_mod.render(text, variables=variables, target=target_scope, environ=environ,
-                                     allow_env=allow_env)
-    except render_mod.RenderError as exc:
-        raise ManifestError([Problem(shown, exc.line, None, "", exc.message)]) from None
-    try:
-        parsed = yamlpos.parse(rendered.text, rendered)
-    except yamlpos.YAMLSyntaxError as exc:
-        raise ManifestError([Problem(shown, exc.line, exc.col, "", exc.message)]) from None
+    if parsed is None:
+        try:
+            rendered = render_mod.render(text, variables=variables, target=target_scope, environ=environ,
+                                         allow_env=allow_env)
+        except render_mod.RenderError as exc:
+            raise ManifestError([Problem(shown, exc.line, None, "", exc.message)]) from None
+        try:
+            parsed = yamlpos.parse(rendered.text, rendered)
+        except yamlpos.YAMLSyntaxError as exc:
+            raise ManifestError([Problem(shown, exc.line, exc.col, "", exc.message)]) from None
     data = parsed.data
     if data is None:
         raise ManifestError([Problem(shown, None, None, "", "the manifest is empty")])
@@ -99,7 +104,7 @@ def _read(path: Path, shown: str) -> str:
     except OSError as exc:
         raise DeployerError(f"{shown}: cannot read: {exc.strerror}") from None
     if len(raw) > MAX_FILE:
-        raise ManifestError([Problem(shown, None, None, "", f"larger than {MAX_FILE:,} bytes; a manifest is small")])
+        raise ManifestError([Problem(shown, None, None, "", f"larger than {MAX_FILE:,} bytes")])
     if b"\x00" in raw:
         raise ManifestError([Problem(shown, None, None, "", "not a text file (a YAML manifest was expected)")])
     try:
@@ -107,6 +112,15 @@ def _read(path: Path, shown: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ManifestError([Problem(shown, line, None, "", "not valid UTF-8 text (a YAML manifest was expected)")]) from None
+
+
+def _parse_plain(text: str) -> yamlpos.Parsed | None:
+    """A template-free manifest parsed as it is; None when it is not valid YAML (the
+    rendering path then reports the error as usual)."""
+    try:
+        return yamlpos.parse(text)
+    except yamlpos.YAMLSyntaxError:
+        return None
 
 
 def _prelude(text: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import re
 
 import yaml
 
-MAX_VALUES = 100_000  # values after expanding aliases
+MAX_VALUES = 100_000  # values repeated by aliases (values written once are bounded by the file size)
 MAX_DEPTH = 64  # nested mappings and lists
 
 _TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
@@ -54,11 +54,35 @@ class YAMLSyntaxError(Exception):
         self.message, self.line, self.col = message, line, col
 
 
+# libyaml, when PyYAML was built with it: the same events and nodes about ten times faster.
+# A document it refuses is parsed again by the pure-Python loader, whose messages are kept.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
 def parse(text: str, rendered=None) -> Parsed:
     """Parse `text`; `rendered` (a render.Rendered) holds the values of its template markers."""
-    loader = yaml.SafeLoader(text)
+    node = None
+    if _FAST_LOADER is not None:
+        try:
+            node = _compose(text, _FAST_LOADER)
+        except YAMLSyntaxError:
+            node = None
+    if node is None:
+        node = _compose(text, yaml.SafeLoader)
+    parsed = Parsed(data=None)
+    if node is not _EMPTY:
+        parsed.data = _Builder(parsed, rendered).build(node, ())
+    return parsed
+
+
+_EMPTY = object()  # an empty document, told apart from "not parsed yet"
+
+
+def _compose(text: str, loader_class) -> Any:
+    """The document's node graph (or _EMPTY), after checking its depth without recursing."""
+    loader = loader_class(text)
     try:
-        _check_depth(text)
+        _check_depth(text, loader_class)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -68,20 +92,17 @@ def parse(text: str, rendered=None) -> Parsed:
         raise YAMLSyntaxError(f"not valid YAML: {exc}", None, None) from None
     except RecursionError:
         raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
-                              loader.line + 1, loader.column + 1) from None
+                              getattr(loader, "line", 0) + 1, getattr(loader, "column", 0) + 1) from None
     finally:
         loader.dispose()
-    parsed = Parsed(data=None)
-    if node is not None:
-        parsed.data = _Builder(parsed, rendered).build(node, ())
-    return parsed
+    return _EMPTY if node is None else node
 
 
 _BRACKETS = re.compile(r"[\[\]{}]")
 MAX_BRACKETS = 4 * MAX_DEPTH  # PyYAML's scanner is quadratic in open brackets: count them first
 
 
-def _check_depth(text: str) -> None:
+def _check_depth(text: str, loader_class=yaml.SafeLoader) -> None:
     """Stop at the first node nested too deeply, before composing (which recurses)."""
     depth = 0
     for m in _BRACKETS.finditer(text):  # brackets in quotes count too: a rough, cheap bound
@@ -91,7 +112,7 @@ def _check_depth(text: str) -> None:
             raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
                                   line + 1, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1)
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=loader_class):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -120,12 +141,16 @@ def _error(node: yaml.Node, message: str) -> YAMLSyntaxError:
 class _Builder:
     def __init__(self, parsed: Parsed, rendered) -> None:
         self.parsed, self.rendered = parsed, rendered
-        self.count = 0
+        self.repeated = 0  # values built again through an alias
+        self.seen: set[int] = set()  # id(node) of every node built once
         self.scalars: dict[int, Any] = {}  # id(node) -> value: an alias reuses the same object
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
-        self.count += 1
-        if self.count > MAX_VALUES:
+        if id(node) in self.seen:
+            self.repeated += 1
+        else:
+            self.seen.add(id(node))
+        if self.repeated > MAX_VALUES:
             raise _error(node, f"the manifest expands to more than {MAX_VALUES:,} values (through YAML aliases?)")
         if len(path) > MAX_DEPTH:
             raise _error(node, f"nested too deeply (at most {MAX_DEPTH} levels)")
@@ -169,7 +194,8 @@ class _Builder:
         rendered = self.rendered
         if rendered is not None and "\ue000" in node.value:
             whole = rendered.pattern.fullmatch(node.value)
-            if whole and node.style is None:  # a plain `key: {{ value }}`: the value keeps its type
+            # A plain `key: {{ value }}` (style None, or "" from libyaml): the value keeps its type.
+            if whole and not node.style:
                 value, text = rendered.values[int(whole.group(1))]
                 if not isinstance(value, str):
                     return copy.deepcopy(value)

@@ -57,3 +57,20 @@ def test_changes_name_the_versions():
         ["packages +keras==3.6.0", "packages scikit-learn (unpinned) -> 1.5.2"]
     assert changes(["joblib==1.4.2"], []) == ["packages -joblib"]
     assert changes(["Scikit_Learn==1.5.2"], ["scikit-learn==1.5.2"]) == []
+
+
+def test_models_with_the_same_warning_share_one_line():
+    from deployer.pins import ModelPackages, Resolution
+
+    def model(i):
+        return ModelPackages(f"M{i}", ("scikit-learn==1.5.2",), (), "3.11", "snapshot",
+                             (f"scikit-learn: models/m{i}.joblib was written by scikit-learn 1.9.1; pinned 1.5.2",),
+                             (), (f"models/m{i}.joblib",))
+    lone = ModelPackages("X", (), (), "3.11", "snapshot", ("xgboost: not offered",), (), ("x.json",))
+    resolution = Resolution({m.model: m for m in [model(i) for i in range(5)] + [lone]})
+    assert resolution.warnings == (
+        "M0, M1, M2 and 2 more: scikit-learn: models/m0.joblib was written by scikit-learn 1.9.1; pinned 1.5.2 "
+        "(and likewise for the other 4 models' artifacts)",
+        "X: xgboost: not offered")
+    two = Resolution({m.model: m for m in (model(0), model(1))})
+    assert two.warnings[0].startswith("M0, M1: scikit-learn: models/m0.joblib")

@@ -15,22 +15,22 @@ TEMPLATES = {
     "nested-loops": ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
                      "more than 50,000 loop iterations and calls"),
     "lipsum": ("{{ lipsum(n=10**6) }}", "undefined variable lipsum"),
-    "string-times": ("{{ 'a' * 10**10 }}", "larger than 1,000,000 characters"),
+    "string-times": ("{{ 'a' * 10**10 }}", "larger than 16,000,000 characters"),
     "power": ("{{ 2 ** 100000000 }}", "too large a number"),
     "center": ("{{ 'a'|center(10**10) }}", "10000000000 is too large here"),
-    "replace": ("{{ ('a' * 999999)|replace('', 'b' * 999999) }}", "larger than 1,000,000 characters"),
+    "replace": ("{{ ('a' * 999999)|replace('', 'b' * 999999) }}", "larger than 16,000,000 characters"),
     "percent-width": ("{{ '%10000000000d' % 1 }}", "a format width of 1,000,000 or more"),
     "format-width": ("{{ '{:>10000000000}'.format(1) }}", "a format width of 1,000,000 or more"),
     "output-size": ("{% for i in range(99999) %}{{ 'a' * 999999 }}{% endfor %}",
-                    "rendered manifest is larger than 1,000,000 characters"),
+                    "rendered manifest is larger than 16,000,000 characters"),
     "filter-fan-out": ("{{ ([range(100000)] * 49999)|map('sum')|list|length }}", "loop iterations and calls"),
     "concat-doubling": ("{% set ns = namespace(s='a') %}{% for i in range(99) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
-                        "larger than 1,000,000 characters"),
+                        "larger than 16,000,000 characters"),
     "plus-doubling": ("{% set ns = namespace(s=['a']) %}{% for i in range(99) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
                       "longer than 50,000 items"),
-    "join-big-items": ("{{ (['a' * 999999] * 49999)|join }}", "larger than 1,000,000 characters"),
+    "join-big-items": ("{{ (['a' * 999999] * 49999)|join }}", "larger than 16,000,000 characters"),
     "sum-of-lists": ("{{ ([[1] * 49999] * 49999)|sum(start=[])|length }}", "loop iterations and calls"),
-    "indent-lines": ("{{ ('a\\n' * 400000)|indent(1000) }}", "larger than 1,000,000 characters"),
+    "indent-lines": ("{{ ('a\\n' * 400000)|indent(1000) }}", "larger than 16,000,000 characters"),
     "wordwrap-long": ("{{ ('a ' * 400000)|wordwrap(1) }}", "loop iterations and calls"),
     "macro-fan-out": ("{% macro m(n) %}{% if n %}{% set a = m(n-1) %}{% set b = m(n-1) %}{% endif %}{% endmacro %}{{ m(40) }}",
                       "more than 50,000 loop iterations and calls"),
@@ -49,7 +49,7 @@ def test_a_value_reused_counts_its_full_size(tmp_path):
     template = "{% set a %}{{ 'x' * 300000 }}{% endset %}{% for i in range(20000) %}{{ a }}{% endfor %}"
     manifest = make_project(tmp_path, BASE + f'    comment: "{template}"\n')
     err, _ = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
-    assert "deploy.yaml:13: the rendered manifest is larger than 1,000,000 characters" in err
+    assert "deploy.yaml:13: the rendered manifest is larger than 16,000,000 characters" in err
 
 
 def test_deeply_nested_template_expression(tmp_path):

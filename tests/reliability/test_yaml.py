@@ -62,3 +62,27 @@ def test_deep_nesting_is_refused_in_time(tmp_path):
     manifest = make_project(tmp_path, BASE + "vars:\n  deep: " + "[" * 20000 + "]" * 20000 + "\n")
     err, _ = rejected_in_time("validate", "-f", str(manifest), "--no-preflight", timeout=FAST)
     assert "deploy.yaml:14:" in err and "nested too deeply (at most 64 levels)" in err
+
+
+def test_libyaml_and_pure_python_give_the_same_values_and_positions(monkeypatch):
+    """The fast loader is an optimisation only: values, positions, duplicates and merges agree."""
+    from deployer.manifest import yamlpos
+
+    text = ("base: &b {runtime: '3.11', packages: [pandas]}\nmodels:\n  - name: m\n    <<: *b\n"
+            "    features: [{name: A, type: float}, {name: \"b c\", type: int}]\n    n: 0x1F\n"
+            "    when: 2024-01-02\n    off: ~\n    dup: 1\n    dup: 2\n    text: |\n      two\n      lines\n")
+    fast = yamlpos.parse(text)
+    monkeypatch.setattr(yamlpos, "_FAST_LOADER", None)
+    pure = yamlpos.parse(text)
+    assert fast.data == pure.data and fast.data["models"][0]["runtime"] == "3.11"
+    assert fast.positions == pure.positions and fast.duplicates == pure.duplicates
+
+
+def test_an_alias_repeating_many_values_is_refused_but_many_written_values_are_not():
+    from deployer.manifest import yamlpos
+
+    written = "items:\n" + "".join(f"  - {{a: {i}, b: {i}}}\n" for i in range(40_000))
+    assert len(yamlpos.parse(written).data["items"]) == 40_000  # 120,000 values, written out
+    repeated = "a: &a [" + ", ".join(["x"] * 1000) + "]\nb: [" + ", ".join(["*a"] * 101) + "]\n"
+    with pytest.raises(yamlpos.YAMLSyntaxError, match="expands to more than 100,000 values"):
+        yamlpos.parse(repeated)
