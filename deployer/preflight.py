@@ -14,15 +14,14 @@ With isolation off, models whose framework is not installed here are skipped wit
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.metadata as metadata
 import importlib.util
 import re
-import shutil
 import sys
 import tempfile
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
@@ -120,7 +119,7 @@ def _run(state, cache, synthetic_rows, resolution, isolated, progress, passes, o
         if known is not None:  # these exact inputs passed before: nothing to learn by running them
             report.notes.extend(known.get("notes", []))
             continue
-        if not missing:  # reading the pickles needs their framework here
+        if not missing:  # what PACKAGES provide is read from the installed distributions
             for message in check_pickled_modules(model, rendered):
                 problem(message)
         runnable.append((problem, rendered, key))
@@ -271,18 +270,14 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
     """Modules the pickled artifacts need that no package in PACKAGES provides."""
     provided = _modules_provided(packages_for(model))
     # Files in IMPORTS are importable in Snowflake: a .py by its stem, a zip by its content.
-    provided |= {f.file_name.rsplit(".", 1)[0] for f in rendered.files if f.role == "import"}
-    problems = []
     imports = [f for f in rendered.files if f.role == "import"]
+    provided |= {module for f in imports for module in _import_modules(f)}
+    problems = []
     for f in rendered.files:
         if f.role == "import" or f.is_folder or (f.role == "model" and not _pickled_model(model, f.local_path)):
             continue
         try:
-            with _importable(imports):
-                needed = pickled_modules(f.local_path)
-        except ModuleNotFoundError as exc:
-            problems.append(f"cannot load {f.file_name} here: {exc}; add its package to PACKAGES")
-            continue
+            needed = pickled_modules(f.local_path)
         except Exception as exc:  # the handler run reports load failures in detail
             problems.append(f"cannot load {f.file_name}: {type(exc).__name__}: {exc}")
             continue
@@ -295,27 +290,18 @@ def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]
     return problems
 
 
-@contextlib.contextmanager
-def _importable(imports):
-    """The model's IMPORTS importable while a pickle is read, as Snowflake's import directory
-    makes them: a pickled class shipped in `imports:` is not a missing package."""
-    if not imports:
-        yield
-        return
-    saved_path, saved_modules = list(sys.path), set(sys.modules)
-    with tempfile.TemporaryDirectory(prefix="deployer-imports-") as folder:
-        for f in imports:
-            target = Path(folder) / f.file_name
-            shutil.copyfile(f.local_path, target)
-            if f.file_name.endswith(".zip"):
-                sys.path.insert(0, str(target))
-        sys.path.insert(0, folder)
-        try:
-            yield
-        finally:
-            sys.path[:] = saved_path
-            for name in set(sys.modules) - saved_modules:  # never leave the user's modules behind
-                del sys.modules[name]
+def _import_modules(f) -> set[str]:
+    """Top-level modules an IMPORTS file provides in Snowflake: a .py by its stem, a zip (or a
+    zipped folder) by the packages and modules at its root."""
+    if not f.file_name.endswith(".zip"):
+        return {f.file_name.rsplit(".", 1)[0]}
+    try:
+        with zipfile.ZipFile(f.local_path) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return set()
+    return {n.split("/")[0].removesuffix(".py") for n in names
+            if "/" in n or n.endswith((".py", ".so", ".pyc"))} | {f.file_name[:-4]}
 
 
 def _pickled_model(model: Model, path: Path) -> bool:
@@ -331,7 +317,10 @@ def _pickled_model(model: Model, path: Path) -> bool:
 
 
 def pickled_modules(path: Path) -> set[str]:
-    """Top-level modules a joblib or pickle file refers to, found by loading it."""
+    """Top-level modules a joblib or pickle file refers to, found by reading it without importing
+    them: their classes are stand-ins, so a cold preflight does not import scikit-learn (or a
+    shipped module) to learn its name. numpy, joblib and the standard library stay real, since
+    joblib reads the arrays through them."""
     import joblib
     from joblib import numpy_pickle
 
@@ -339,13 +328,26 @@ def pickled_modules(path: Path) -> set[str]:
     original = numpy_pickle.NumpyUnpickler.find_class
 
     def find_class(self, module, name):
-        seen.add(module.split(".")[0])
-        return original(self, module, name)
+        top = module.split(".")[0]
+        seen.add(top)
+        if top in ("numpy", "joblib") or top in sys.stdlib_module_names:
+            return original(self, module, name)
+        return _stand_in(module, name)
 
     with mock.patch.object(numpy_pickle.NumpyUnpickler, "find_class", find_class), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # only the module names matter here; versions are checked in the run
         joblib.load(path)
     return seen
+
+
+def _stand_in(module: str, name: str) -> type:
+    """A class that accepts whatever unpickling does to the one it stands for."""
+    def accept(self, *args, **kwargs):
+        return None
+
+    return type(name, (), {"__module__": module, "__new__": lambda cls, *a, **k: object.__new__(cls),
+                           "__init__": accept, "__setstate__": accept, "__setitem__": accept,
+                           "append": accept, "extend": accept, "__call__": accept})
 
 
 def _modules_provided(specs: tuple[str, ...]) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import replace
 
@@ -144,3 +145,30 @@ def test_keras_seed_pipeline_passes_and_wrong_width_fails(tmp_path, keras_bundle
     assert len(found) == 1, found
     assert found[0].startswith("deploy.yaml: models[1]: preflight WIDE: ")
     assert "model model_wide.h5 expects 3 input columns but the function has 2 features" in found[0]
+
+
+def test_a_pickled_class_shipped_in_a_zip_is_provided(tmp_path, sklearn_bundle, monkeypatch):
+    import zipfile
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "__init__.py").write_text("class Tripler:\n    def transform(self, x):\n        return x * 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import steps
+
+    joblib.dump(steps.Tripler(), tmp_path / "tripler.ct")
+    with zipfile.ZipFile(tmp_path / "code.zip", "w") as zf:
+        zf.write(tmp_path / "steps" / "__init__.py", "steps/__init__.py")
+    model = sklearn_bundle.model(preprocess=(Step(tmp_path / "tripler.ct", "transform"),))
+    assert any("needs module 'steps'" in m for m in messages(make_state(tmp_path, model)))
+    shipped = replace(model, imports=(tmp_path / "code.zip",))
+    assert not any("needs module" in m for m in messages(make_state(tmp_path, shipped)))
+    sys.modules.pop("steps", None)
+
+
+def test_reading_a_pickle_names_its_modules_without_importing_them(tmp_path, classifier):
+    """A cold preflight learns that a model needs sklearn without paying sklearn's import."""
+    code = ("import sys; from deployer.preflight import pickled_modules; "
+            f"found = pickled_modules({str(classifier)!r}); "
+            "print(sorted(found), 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "'sklearn'" in out and out.strip().endswith("False")
