@@ -180,3 +180,10 @@ def test_bad_table_manifests_are_one_clear_located_error(tmp_path, function, col
     failed = run(write_manifest(tmp_path, text), "validate", "--no-preflight", expect=1)
     assert expected in failed.stderr
     assert failed.stderr.startswith("error: ") and "deploy.yaml:" in failed.stderr
+
+
+def test_show_arguments_of_a_table_function_are_read_back():
+    from deployer.live import parse_arguments
+
+    assert parse_arguments("PREDICT_ALL(FLOAT, NUMBER(38,0)) RETURN TABLE (LABEL VARCHAR, PROBA_YES FLOAT)") == (
+        "PREDICT_ALL", ("FLOAT", "NUMBER"), "TABLE (LABEL VARCHAR, PROBA_YES FLOAT)")
