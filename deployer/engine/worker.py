@@ -247,11 +247,22 @@ def _columns_of(out, width: int):
     """A vectorized process's result as one sequence per output column."""
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(out, pd.DataFrame):
-        return [out.iloc[:, i].to_numpy() for i in range(out.shape[1])]
+        return [_plain_column(out.iloc[:, i]) for i in range(out.shape[1])]
     if isinstance(out, (tuple, list)):
-        return [c.to_numpy() if hasattr(c, "to_numpy") else c for c in out]
+        return [_plain_column(c) if hasattr(c, "to_numpy") else c for c in out]
     raise TypeError(f"process returned {type(out).__name__}; expected a pandas DataFrame or a "
                     f"tuple of {width} columns")
+
+
+def _plain_column(column):
+    """numpy values of a Series or array; a nullable dtype's NA as None (no pandas objects
+    cross the pipe: the engine may run another pandas)."""
+    import numpy as np
+
+    dtype = getattr(column, "dtype", None)
+    if dtype is not None and not isinstance(dtype, np.dtype):  # an extension dtype (Float64, ...)
+        return column.to_numpy(dtype=object, na_value=None)
+    return column.to_numpy()
 
 
 def _table_call(cls, kind: str, names: list, width: int, args: list, n: int, step):

@@ -187,3 +187,22 @@ def test_show_arguments_of_a_table_function_are_read_back():
 
     assert parse_arguments("PREDICT_ALL(FLOAT, NUMBER(38,0)) RETURN TABLE (LABEL VARCHAR, PROBA_YES FLOAT)") == (
         "PREDICT_ALL", ("FLOAT", "NUMBER"), "TABLE (LABEL VARCHAR, PROBA_YES FLOAT)")
+
+
+def test_the_handler_keeps_column_types_with_nulls(classifier, data, tmp_path):
+    """In process, as Snowflake calls it: input columns named by the SQL arguments, one row out
+    per row in, a NULL feature a row of typed NULLs (nullable dtypes, not objects)."""
+    from deployer.codegen.inprocess import load_handler, stage_locally
+
+    root, pipe = classifier
+    state = load_manifest(write_manifest(root, model("predict_all", True)))
+    rendered = render_function(state, state.models[0], git_commit=None)
+    cls = load_handler(rendered.handler, stage_locally(rendered.files, tmp_path / "import"), "Handler")
+    x = data[0].iloc[:4].copy()
+    batch = x.set_axis(["SQFT", "ROOMS", "CITY"], axis=1).astype({"SQFT": object})
+    batch.loc[1, "SQFT"] = None
+    out = cls().process(batch)
+    assert list(out.columns) == ["LABEL", "PROBA_HIGH", "PROBA_LOW", "PROBA_MID"] and len(out) == 4
+    assert str(out["PROBA_HIGH"].dtype) == "Float64" and out["PROBA_HIGH"].isna().tolist() == [False, True, False, False]
+    assert str(out["LABEL"].dtype) == "string" and out["LABEL"].isna().tolist() == [False, True, False, False]
+    assert out["LABEL"].tolist()[2:] == pipe.predict(x.iloc[2:]).tolist()
