@@ -141,6 +141,8 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
         quoted = isinstance(call.this, exp.Identifier) and call.this.quoted
         name = tuple(qualifier) + (call.name if quoted else call.name.upper(),)
         in_from = target.parent if isinstance(target.parent, exp.TableFromRows) else None
+        if isinstance(target.parent, exp.Window) and isinstance(target.parent.parent, exp.TableFromRows):
+            raise NotSupportedError("table functions called with OVER (PARTITION BY ...)")
         found = resolve(name, list(call.expressions), table=in_from is not None)
         if found is None:
             if qualifier or in_from is not None:  # DuckDB has no table function of that name either

@@ -145,4 +145,6 @@ def test_a_row_by_row_table_function_runs_laterally(shared):
     assert shared.run("SELECT g.\"tag\" FROM TABLE(GEN(2, 'y')) AS g ORDER BY 1").rows == (("y0",), ("y1",))
     with pytest.raises(SQLError, match=r"Python Interpreter Error:(.|\n)*ValueError: negative"):
         shared.run("SELECT * FROM TABLE(GEN(-1, 'z'))")
+    with pytest.raises(NotSupportedError, match="OVER"):
+        shared.run("SELECT * FROM NS, TABLE(GEN(NS.N, 'x') OVER (PARTITION BY NS.ID))")
     still_works(shared)
