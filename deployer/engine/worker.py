@@ -288,7 +288,7 @@ def _table_call(cls, kind: str, names: list, width: int, args: list, n: int, ste
                 if len(c) != rows:
                     raise ValueError(f"process returned {len(c)} rows for a batch of {rows}; a "
                                      "vectorized process returns one row per input row")
-                columns[k].append(np.asarray(c) if not isinstance(c, np.ndarray) else c)
+                columns[k].append(np.asarray(c))
         return [np.concatenate(c) if c else np.array([]) for c in columns], None
     handler = cls()
     out_rows, counts = [], []
