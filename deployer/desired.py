@@ -13,6 +13,8 @@ from typing import Any
 
 import re
 
+from deployer import identifiers
+
 # Manifest type name -> SQL type as written in DDL. `number` is Snowflake's NUMBER, which
 # means NUMBER(38,0): whole numbers. `number(p,s)` (see sql_type) keeps s decimals.
 SQL_TYPES = {
@@ -125,6 +127,7 @@ class Model:
     runtime_version: str = DEFAULT_RUNTIME
     tests: tuple[SmokeTest, ...] = ()
     outputs: tuple[Output, ...] = ()  # empty: one scalar of output_type, the whole result
+    function: str = "scalar"  # "table": a vectorized table function, one column per output
 
     @property
     def arg_types(self) -> tuple[str, ...]:
@@ -132,8 +135,20 @@ class Model:
         return tuple(SIGNATURE_TYPES[base_type(f.type)] for f in self.features)
 
     @property
+    def is_table(self) -> bool:
+        return self.function == "table"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """A table function's columns as stored (`label` -> LABEL)."""
+        return tuple(identifiers.normalize(o.name) for o in self.outputs)
+
+    @property
     def returns(self) -> str:
-        """The RETURNS type as DDL writes it."""
+        """The RETURNS type as DDL writes it (and DESCRIBE shows a table's: short types)."""
+        if self.is_table:
+            return "TABLE (" + ", ".join(f"{identifiers.quote(n)} {sql_type(o.type)}"
+                                         for n, o in zip(self.column_names, self.outputs)) + ")"
         return sql_type(self.output_type)
 
     @property

@@ -170,14 +170,18 @@ _ARGS = re.compile(r"^(?P<name>.+?)\((?P<args>.*)\)\s+RETURN\s+(?P<ret>.+)$", re
 def parse_arguments(text: str) -> tuple[str, tuple[str, ...], str]:
     """`PREDICT(FLOAT, NUMBER(38,0)) RETURN FLOAT` -> ("PREDICT", ("FLOAT", "NUMBER"), "FLOAT").
 
-    Lenient: precision in parentheses is dropped, a DEFAULT prefix is ignored.
+    Lenient: precision in parentheses is dropped, a DEFAULT prefix is ignored. A table
+    function's `RETURN TABLE (LABEL VARCHAR, PROBA_YES FLOAT)` is kept as written.
     """
     match = _ARGS.match(text.strip())
     if not match:
         raise SQLError(f"cannot read function arguments {text!r} from SHOW USER FUNCTIONS")
     args = re.sub(r"\([^()]*\)", "", match["args"])
     types = tuple(_base_type(part) for part in args.split(",") if part.strip())
-    return match["name"].strip(), types, _base_type(re.sub(r"\([^()]*\)", "", match["ret"]))
+    ret = match["ret"].strip()
+    if re.match(r"TABLE\s*\(", ret, re.I):
+        return match["name"].strip(), types, ret
+    return match["name"].strip(), types, _base_type(re.sub(r"\([^()]*\)", "", ret))
 
 
 def _base_type(text: str) -> str:

@@ -59,6 +59,7 @@ class TestFunction:
     tests: tuple[SmokeTest, ...]
     op: str = "test"
     samples: tuple = ()  # per feature, values for the synthetic batch (deployer.samples)
+    columns: tuple[str, ...] | None = None  # a table function's outputs; None: a scalar function
 
     def statement(self) -> str | None:
         return None

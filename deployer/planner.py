@@ -12,8 +12,7 @@ from typing import Iterable
 
 from deployer import __version__, releases, stagepath
 from deployer.codegen import RenderedFunction, short_hash, sql_string
-from deployer.desired import (CANDIDATE_SUFFIX, DEFAULT_KEEP_RELEASES, DesiredState,
-                              sql_type)
+from deployer.desired import CANDIDATE_SUFFIX, DEFAULT_KEEP_RELEASES, DesiredState
 from deployer.identifiers import qualified
 from deployer.live import LiveFunction, LiveState
 from deployer.plan import Change, Plan, PlanError, PutFile, RunSQL, TestFunction, WriteRelease
@@ -196,24 +195,26 @@ def rollout(state: DesiredState, function: RenderedFunction, *, candidates: bool
     model = function.model
     return rollout_steps(state, model.name, model.arg_types, function.sql,
                          tuple((f.name, f.type) for f in model.features), model.tests, candidates=candidates,
-                         samples=feature_values(model),
+                         samples=feature_values(model), columns=table_columns(model),
                          drop_old=tuple(RunSQL(_drop(state, key), "drop old overload") for key in replaced),
                          release=_release_step(state, function))
 
 
 def rollout_steps(state: DesiredState, name: str, arg_types: tuple[str, ...], statement: str,
                   features: tuple[tuple[str, str], ...], tests: tuple, *, candidates: bool,
-                  drop_old: tuple = (), release: WriteRelease | None = None, samples: tuple = ()) -> tuple:
+                  drop_old: tuple = (), release: WriteRelease | None = None, samples: tuple = (),
+                  columns: tuple[str, ...] | None = None) -> tuple:
     """Create a candidate beside the live function, test it, and only then replace the live
     function and drop the candidate; the old overloads of a signature change go after, and the
     release record last, once everything passed. Without candidates: create, then test."""
     live_name = qualified(state.database, state.schema, name)
     tail = (*drop_old, *((release,) if release is not None else ()))
     if not candidates:
-        return (RunSQL(statement, "create"), TestFunction(live_name, name, features, tests, samples=samples), *tail)
+        return (RunSQL(statement, "create"),
+                TestFunction(live_name, name, features, tests, samples=samples, columns=columns), *tail)
     candidate = candidate_name(state, name)
     return (RunSQL(candidate_sql(statement, state, name), "create candidate"),
-            TestFunction(candidate, name, features, tests, samples=samples),
+            TestFunction(candidate, name, features, tests, samples=samples, columns=columns),
             RunSQL(statement, "replace"),
             RunSQL(drop_sql(candidate, arg_types), "drop candidate"),
             *tail)
@@ -222,7 +223,12 @@ def rollout_steps(state: DesiredState, name: str, arg_types: tuple[str, ...], st
 def _test_step(state: DesiredState, function: RenderedFunction, name: str) -> TestFunction:
     model = function.model
     return TestFunction(name, model.name, tuple((f.name, f.type) for f in model.features), model.tests,
-                        samples=feature_values(model))
+                        samples=feature_values(model), columns=table_columns(model))
+
+
+def table_columns(model) -> tuple[str, ...] | None:
+    """A table function's outputs as written in the manifest (the keys its tests expect)."""
+    return tuple(o.name for o in model.outputs) if model.is_table else None
 
 
 def _release_step(state: DesiredState, function: RenderedFunction) -> WriteRelease:
@@ -232,7 +238,8 @@ def _release_step(state: DesiredState, function: RenderedFunction) -> WriteRelea
         statement=function.sql, imports=tuple(stage_relative(s.stage_path, stage) for s in function.files),
         features=tuple((f.name, f.type) for f in model.features),
         tests=tuple({"inputs": list(t.inputs), "expect": t.expect, "tolerance": t.tolerance} for t in model.tests),
-        manifest=_rel(state, state.manifest_path), commit=function.commit, tool_version=__version__)
+        manifest=_rel(state, state.manifest_path), commit=function.commit, tool_version=__version__,
+        columns=table_columns(model))
     return WriteRelease(f"@{_stage_name(state)}/{model.name}/{releases.FOLDER}", record)
 
 
@@ -412,7 +419,7 @@ def _handler_attributes(meta: dict, live: LiveFunction, model) -> list[str]:
     if isinstance(names, list) and len(names) == len(model.features):
         reasons += [f"argument {old} renamed to {new.name}" for old, new in zip(names, model.features)
                     if old != new.name]
-    desired_returns = sql_type(model.output_type)
+    desired_returns = model.returns
     old_returns = meta.get("returns")  # else SHOW's form, which prints NUMBER(38,0) as NUMBER
     changed = old_returns != desired_returns if old_returns else \
         bool(live.returns) and _base(live.returns) != _base(desired_returns)

@@ -206,7 +206,8 @@ def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_
     for i, test in enumerate(model.tests, 1):
         shown = ", ".join(f"{f.name}={v!r}" for f, v in zip(model.features, test.inputs))
         try:
-            got = session.run(smoke.call(state, model, test.inputs)).rows[0][0]
+            got = smoke.result_of(session.run(smoke.call(state, model, test.inputs)).rows,
+                                  tuple(o.name for o in model.outputs) if model.is_table else None)
         except SQLError as exc:
             problem(f"smoke test {i} ({shown}) failed: {_engine_message(exc)}")
             return  # the same error would repeat for every call
@@ -232,7 +233,8 @@ def _check_synthetic(session, name, model: Model, problem, rows):
     batch = synthetic_batch(model, rows)
     types = tuple(f.type for f in model.features)
     try:
-        result = session.run(smoke.batch_sql(name, types, batch)).rows
+        result = smoke.batch_results(session.run(smoke.batch_sql(name, types, batch, model.is_table)).rows,
+                                     model.is_table)
     except SQLError as exc:
         problem(f"on a synthetic batch of {rows} rows: {_engine_message(exc)}")
         return

@@ -42,6 +42,7 @@ class Release:
     who: str | None = None
     host: str | None = None
     tool_version: str | None = None
+    columns: tuple[str, ...] | None = None  # a table function's outputs, for its smoke tests
 
     @property
     def path(self) -> str:
@@ -61,11 +62,15 @@ def record_path(path: str) -> tuple[str, str] | None:
 
 def draft(*, model: str, spec: str, signature: str, arg_types: tuple[str, ...], statement: str,
           imports: tuple[str, ...], features: tuple[tuple[str, str], ...], tests: tuple[dict, ...],
-          manifest: str | None, commit: str | None, tool_version: str) -> dict[str, Any]:
+          manifest: str | None, commit: str | None, tool_version: str,
+          columns: tuple[str, ...] | None = None) -> dict[str, Any]:
     """What the plan knows of a release; `finish` adds who, when and where at write time."""
-    return {"format": FORMAT, "model": model, "spec": spec, "signature": signature, "arg_types": list(arg_types),
-            "statement": statement, "imports": list(imports), "features": [list(f) for f in features],
-            "tests": list(tests), "manifest": manifest, "commit": commit, "tool_version": tool_version}
+    record = {"format": FORMAT, "model": model, "spec": spec, "signature": signature, "arg_types": list(arg_types),
+              "statement": statement, "imports": list(imports), "features": [list(f) for f in features],
+              "tests": list(tests), "manifest": manifest, "commit": commit, "tool_version": tool_version}
+    if columns is not None:
+        record["columns"] = list(columns)
+    return record
 
 
 def finish(record: dict[str, Any], now: datetime | None = None) -> tuple[str, dict[str, Any]]:
@@ -92,7 +97,8 @@ def parse(text: str) -> Release | None:
             arg_types=tuple(data["arg_types"]), statement=str(data["statement"]), imports=tuple(data["imports"]),
             features=tuple((str(n), str(t)) for n, t in data["features"]), tests=tuple(data["tests"]),
             created_at=str(data["created_at"]), manifest=data.get("manifest"), commit=data.get("commit"),
-            who=data.get("who"), host=data.get("host"), tool_version=data.get("tool_version"))
+            who=data.get("who"), host=data.get("host"), tool_version=data.get("tool_version"),
+            columns=tuple(map(str, data["columns"])) if isinstance(data.get("columns"), list) else None)
     except (ValueError, KeyError, TypeError):
         return None
 

@@ -110,7 +110,7 @@ def plan_rollback(state: DesiredState, session: Session, model: str, release_id:
                             f"{', '.join(missing)} no longer on the stage (apply keeps the last keep_releases releases)")
     tests = tuple(SmokeTest(tuple(t["inputs"]), t["expect"], t.get("tolerance")) for t in release.tests)
     steps = rollout_steps(state, name, release.arg_types, release.statement, release.features, tests,
-                          candidates=candidates)
+                          candidates=candidates, columns=release.columns)
     commit = f", commit {release.commit[:12]}" if release.commit else ""
     change = Change("function", release.signature, ("update",),
                     (f"rollback to release {release.id} ({release.created_at[:19]}{commit})",), steps)

@@ -32,6 +32,8 @@ def feature_values(model: Model) -> tuple[Known | None, ...]:
     found = {}
     for obj in fitted:
         _walk(obj, None, found)
+    if not model.preprocess:
+        _booster_categories(model, fitted, found)
     out = []
     for f in model.features:
         if f.sample:
@@ -102,6 +104,52 @@ def _walk(obj: Any, columns: list | None, found: dict) -> None:
     if low is not None and high is not None and len(low) == len(names):
         for name, lo, hi in zip(names, low, high):
             found.setdefault(name, Known(low=float(lo), high=float(hi), source=f"{kind} range"))
+
+
+def _booster_categories(model: Model, fitted: list, found: dict) -> None:
+    """The training categories of an xgboost or LightGBM model's string features: values the
+    model does not know fail xgboost's predict."""
+    from deployer.desired import base_type
+
+    strings = [f.col for f in model.features if base_type(f.type) == "string"]
+    if not strings:
+        return
+    boosters = [o for o in fitted if type(o).__module__.split(".")[0] in ("xgboost", "lightgbm")]
+    if not boosters and model.framework in ("xgboost", "lightgbm"):
+        try:
+            boosters = [_load_booster(model)]
+        except Exception:  # a framework that is missing, a file it cannot read: preflight says so
+            return
+    for obj in boosters:
+        booster = obj.get_booster() if hasattr(obj, "get_booster") else getattr(obj, "booster_", obj)
+        lists = getattr(booster, "pandas_categorical", None)  # LightGBM: one list per category column
+        if lists and len(lists) == len(strings):
+            pairs = list(zip(strings, lists))
+        elif hasattr(booster, "get_categories"):  # xgboost 3.1 and later: (name, values or None)
+            try:
+                pairs = [(n, list(a.to_pylist())) for n, a in
+                         booster.get_categories(export_to_arrow=True).to_arrow() if a is not None]
+            except Exception:
+                continue
+        else:
+            continue
+        for name, values in pairs:
+            values = tuple(v for v in values if isinstance(v, str))
+            if values:
+                found.setdefault(name, Known(values, source=f"{type(obj).__name__} categories"))
+
+
+def _load_booster(model: Model):
+    """A Booster file (xgboost .json/.ubj, LightGBM text model), loaded here."""
+    if model.framework == "xgboost":
+        import xgboost
+
+        booster = xgboost.Booster()
+        booster.load_model(str(model.artifact))
+        return booster
+    import lightgbm
+
+    return lightgbm.Booster(model_file=str(model.artifact))
 
 
 def _names(obj: Any) -> list | None:

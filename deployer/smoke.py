@@ -40,12 +40,29 @@ def literal(value: Any, kind: str) -> str:
 def call(state: DesiredState, model: Model, inputs: Iterable[Any]) -> str:
     """`SELECT DB.SCHEMA.NAME(<literals>) AS RESULT` for one row of inputs."""
     return call_named(qualified(state.database, state.schema, model.name),
-                      tuple(f.type for f in model.features), inputs)
+                      tuple(f.type for f in model.features), inputs, table=model.is_table)
 
 
-def call_named(name: str, types: tuple[str, ...], inputs: Iterable[Any]) -> str:
+def call_named(name: str, types: tuple[str, ...], inputs: Iterable[Any], table: bool = False) -> str:
     args = ", ".join(literal(v, kind) for v, kind in zip(inputs, types))
+    if table:
+        return f"SELECT * FROM TABLE({name}({args}))"
     return f"SELECT {name}({args}) AS RESULT"
+
+
+def result_of(rows: tuple, columns: tuple[str, ...] | None) -> Any:
+    """What a test compares: the value of a scalar call; for a table function (`columns`, its
+    outputs as written in the manifest) its first row as a mapping, column by position."""
+    if not rows:
+        return None
+    if columns is None:
+        return rows[0][0]
+    return dict(zip(columns, rows[0]))
+
+
+def run_test(session: Session, name: str, types: tuple[str, ...], inputs: Iterable[Any],
+             columns: tuple[str, ...] | None = None) -> Any:
+    return result_of(session.run(call_named(name, types, inputs, table=columns is not None)).rows, columns)
 
 
 def compare(actual: Any, expect: Any, tolerance: float | None) -> str | None:
@@ -153,13 +170,24 @@ def synthetic_rows(types: tuple[str, ...], tests: tuple[SmokeTest, ...], rows: i
     return [tuple(r) for r in batch]
 
 
-def batch_sql(name: str, types: tuple[str, ...], batch: list[tuple]) -> str:
-    """One query calling `name` on every row of `batch`, rows back in order (ID, RESULT)."""
+def batch_sql(name: str, types: tuple[str, ...], batch: list[tuple], table: bool = False) -> str:
+    """One query calling `name` on every row of `batch`, rows back in order (ID, RESULT); a
+    table function as a lateral call (ID, then its columns: see batch_results)."""
     cols = [f"C{i}" for i in range(len(types))]
     values = ",\n".join(f"({i}" + "".join(", " + literal(v, kind) for v, kind in zip(row, types)) + ")"
                          for i, row in enumerate(batch))
-    return (f"SELECT ID, {name}({', '.join(cols)}) AS RESULT FROM (VALUES {values}) "
-            f"AS T(ID{''.join(', ' + c for c in cols)}) ORDER BY ID")
+    source = f"(VALUES {values}) AS T(ID{''.join(', ' + c for c in cols)})"
+    if table:
+        return (f"SELECT T.ID, P.* FROM {source}, TABLE({name}({', '.join('T.' + c for c in cols)})) AS P "
+                "ORDER BY T.ID")
+    return f"SELECT ID, {name}({', '.join(cols)}) AS RESULT FROM {source} ORDER BY ID"
+
+
+def batch_results(rows: tuple, table: bool) -> tuple:
+    """A table function's batch answer as (ID, RESULT): its columns, or None for a row of NULLs."""
+    if not table:
+        return rows
+    return tuple((r[0], None if all(v is None for v in r[1:]) else tuple(r[1:])) for r in rows)
 
 
 def batch_problem(batch: list[tuple], result: tuple) -> str | None:
@@ -177,14 +205,16 @@ def batch_problem(batch: list[tuple], result: tuple) -> str | None:
 
 
 def check_function(session: Session, name: str, label: str, features: tuple[tuple[str, str], ...],
-                   tests: tuple[SmokeTest, ...], batch_rows: int = 300, known: tuple = ()) -> list[TestResult]:
-    """A model's smoke tests and a synthetic batch, called as `name` on the target."""
+                   tests: tuple[SmokeTest, ...], batch_rows: int = 300, known: tuple = (),
+                   columns: tuple[str, ...] | None = None) -> list[TestResult]:
+    """A model's smoke tests and a synthetic batch, called as `name` on the target (a table
+    function when `columns`, its outputs, are given)."""
     types = tuple(kind for _, kind in features)
+    table = columns is not None
     results = []
     for test in tests:
         try:
-            rows = session.run(call_named(name, types, test.inputs)).rows
-            actual = rows[0][0] if rows else None
+            actual = run_test(session, name, types, test.inputs, columns)
         except SQLError as exc:
             results.append(TestResult(label, test.inputs, test.expect, error=str(exc)))
             continue
@@ -192,7 +222,7 @@ def check_function(session: Session, name: str, label: str, features: tuple[tupl
     if batch_rows and not any(not r.passed for r in results):
         batch = synthetic_rows(types, tests, batch_rows, known=known)
         try:
-            problem = batch_problem(batch, session.run(batch_sql(name, types, batch)).rows)
+            problem = batch_problem(batch, batch_results(session.run(batch_sql(name, types, batch, table)).rows, table))
         except SQLError as exc:
             problem = str(exc)
         results.append(TestResult(label, (f"<synthetic batch of {batch_rows} rows>",), None, None, problem,
@@ -211,8 +241,8 @@ def smoke_tests(session: Session, state: DesiredState, functions: Iterable[Rende
         model = function.model
         for test in model.tests:
             try:
-                rows = session.run(call(state, model, test.inputs)).rows
-                actual = rows[0][0] if rows else None
+                actual = result_of(session.run(call(state, model, test.inputs)).rows,
+                                   tuple(o.name for o in model.outputs) if model.is_table else None)
             except SQLError as exc:
                 results.append(TestResult(model.name, test.inputs, test.expect, error=str(exc)))
                 continue

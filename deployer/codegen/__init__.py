@@ -25,6 +25,7 @@ from ..errors import DeployerError
 from ..identifiers import qualified, quote
 
 HANDLER_NAME = "predict"
+TABLE_HANDLER_NAME = "Handler"  # a table function's handler is a class (its vectorized process)
 META_KEY = "deployer"
 _META_START = '{"' + META_KEY + '":'
 
@@ -122,6 +123,10 @@ def signature(state: DesiredState, model: Model) -> str:
     return f"{name}({', '.join(model.arg_types)})"
 
 
+def handler_name(model: Model) -> str:
+    return TABLE_HANDLER_NAME if model.is_table else HANDLER_NAME
+
+
 def render_handler(state: DesiredState, model: Model) -> str:
     framework = frameworks.get(model.framework)
     if framework is None:
@@ -138,7 +143,9 @@ def render_handler(state: DesiredState, model: Model) -> str:
         feature_types=[base_type(f.type) for f in model.features],
         outputs=[(o.name, base_type(o.type), o.method or method, o.column, o.label)
                  for o in model.all_outputs],
-        result="object" if model.output_type == "object" else "scalar",
+        result="table" if model.is_table else "object" if model.output_type == "object" else "scalar",
+        columns=list(model.column_names) if model.is_table else [],
+        handler_name=handler_name(model),
         model_file=staged_name(model.artifact),
         model_method=method,
         preprocess=[(staged_name(s.artifact), s.method or "transform") for s in model.preprocess],
@@ -163,7 +170,7 @@ def _function_sql(state, model, files, body, comment, pkgs) -> str:
         comment=comment,
         imports=[f.stage_path for f in files],
         packages=pkgs,
-        handler_name=HANDLER_NAME,
+        handler_name=handler_name(model),
         body=body,
     )
     return sql.rstrip("\n")

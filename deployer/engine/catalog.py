@@ -41,10 +41,11 @@ class Function:
     arg_names: tuple[str, ...]
     arg_types: tuple[str, ...]  # full types
     arg_defaults: tuple[str | None, ...]
-    returns: str
+    returns: str  # full type, or "TABLE" for a table function (its columns below)
     handler: str
     runtime_version: str
     created_on: str
+    columns: tuple[tuple[str, str], ...] = ()  # a table function's output: (stored name, full type)
     secure: bool = False
     strict: bool = False
     volatility: str = "VOLATILE"
@@ -57,6 +58,10 @@ class Function:
     log_level: str | None = None
     trace_level: str | None = None
     body: str | None = None
+
+    @property
+    def is_table(self) -> bool:
+        return self.returns == "TABLE"
 
     @property
     def short_types(self) -> tuple[str, ...]:

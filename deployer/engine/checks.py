@@ -113,3 +113,12 @@ def check_handler(handler: str, body: str | None, imports: dict[str, Path]) -> N
                 return
     raise SQLError(f"SQL compilation error: the handler module '{module}' is not among the "
                    "function's IMPORTS")
+
+
+def check_columns(columns: tuple[tuple[str, str], ...]) -> None:
+    """A table function's output columns: unique names (as stored)."""
+    seen: set[str] = set()
+    for name, _ in columns:
+        if name in seen:
+            raise SQLError(f"SQL compilation error: duplicate column name '{name}'")
+        seen.add(name)

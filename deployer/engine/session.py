@@ -29,7 +29,7 @@ from deployer.engine import catalog as cat
 from deployer.engine import checks, events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
 from deployer.engine.translate import translate
-from deployer.engine.udf import Pool, Spec, Workers, close_all, make_adapter
+from deployer.engine.udf import Pool, Spec, Workers, close_all, make_adapter, make_table_adapter
 from deployer.errors import NotSupportedError, SQLError
 from deployer.session import Result
 
@@ -572,6 +572,7 @@ class LocalSession:
             imports.append(canonical)
             files[path.name] = path
         checks.check_handler(s.handler, s.body, files)
+        checks.check_columns(s.columns)
         installed = checks.check_packages(s.packages, self._offered.get(runtime, {}),
                                           f"local engine: {channel.load_snapshot().describe()}")
         if s.log_level is not None and s.log_level.upper() not in (
@@ -580,7 +581,8 @@ class LocalSession:
         fn = cat.Function(
             database=db, schema=schema, name=name,
             arg_names=tuple(a.name for a in s.args), arg_types=tuple(a.type for a in s.args),
-            arg_defaults=tuple(a.default for a in s.args), returns=s.returns, handler=s.handler,
+            arg_defaults=tuple(a.default for a in s.args), returns=s.returns, columns=s.columns,
+            handler=s.handler,
             runtime_version=runtime, created_on=cat.now(), secure=s.secure, strict=s.strict,
             volatility=s.volatility, comment=s.comment, imports=tuple(imports),
             packages=s.packages, installed_packages=installed,
@@ -655,12 +657,14 @@ class LocalSession:
             loc = st.parse_location(text[1:])
             files.append(stages.stage_root(self.path, *loc.stage) / loc.path)
         spec = Spec(self._label(fn), fn.handler, fn.body, tuple(files),
-                    fn.log_level or self.log_level, warnings_as_errors=self.warnings_as_errors)
+                    fn.log_level or self.log_level, warnings_as_errors=self.warnings_as_errors,
+                    arg_names=fn.arg_names,
+                    columns=tuple(n for n, _ in fn.columns) if fn.is_table else None)
         pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers,
                     python=lambda fn=fn: self._python_for(fn), workers=self.workers)
         self._pools[fn.key] = pool
         info = {"database": fn.database, "schema": fn.schema, "name": fn.name,
-                "label": f"{fn.name}({', '.join(f'{n} {sqltypes.short(t)}' for n, t in zip(fn.arg_names, fn.arg_types))}):{sqltypes.short(fn.returns)}"}
+                "label": f"{fn.name}({', '.join(f'{n} {sqltypes.short(t)}' for n, t in zip(fn.arg_names, fn.arg_types))}):{shapes.returns_short(fn)}"}
 
         def on_logs(records, info=info):
             with self._guard:
@@ -677,12 +681,18 @@ class LocalSession:
                 if level not in ("FATAL", "OFF"):
                     self._pending_events.extend(events.rows(info, [events.error_record(str(exc))]))
 
-        ret = sqltypes.duckdb_type(fn.returns)
-        adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error,
-                               scale=sqltypes.scale(fn.returns))
+        if fn.is_table:
+            columns = [(n, sqltypes.duckdb_type(t), sqltypes.scale(t)) for n, t in fn.columns]
+            adapter = make_table_adapter(pool, len(fn.arg_types), columns, on_logs, on_error)
+            returns = duckdb.list_type(duckdb.struct_type({n: _DUCK_TYPES[t] for n, t, _ in columns}))
+        else:
+            ret = sqltypes.duckdb_type(fn.returns)
+            adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error,
+                                   scale=sqltypes.scale(fn.returns))
+            returns = _DUCK_TYPES[ret]
         self.con.create_function(
             fn.duck_name, adapter, [_DUCK_TYPES[sqltypes.duckdb_type(t)] for t in fn.arg_types],
-            _DUCK_TYPES[ret], type="arrow",
+            returns, type="arrow",
             null_handling="default" if fn.strict else "special", side_effects=False)
         self._registered.add(fn.key)
 
@@ -729,8 +739,11 @@ class LocalSession:
         except duckdb.Error:
             pass
 
-    def _resolve_call(self, name: tuple[str, ...], args: list):
-        """(DuckDB name, [(arg expression, DuckDB type)]) for a deployed function, else None."""
+    def _resolve_call(self, name: tuple[str, ...], args: list, table: bool = False):
+        """(DuckDB name, [(arg expression, DuckDB type)]) for a deployed function, else None.
+
+        `table`: the call is in FROM as TABLE(f(...)); a table function anywhere else, or a
+        scalar one there, is an error as in Snowflake."""
         if len(name) > 3:
             return None
         db = name[0] if len(name) == 3 else self.database
@@ -747,6 +760,11 @@ class LocalSession:
                            f"{name[-1]}: {len(args)} given, overloads are "
                            + ", ".join(self._label(f) for f in candidates))
         fn = max(fitting, key=lambda f: _fit_score(f, args))
+        if fn.is_table and not table:
+            raise SQLError(f"SQL compilation error: {fn.name} is a table function; call it in FROM "
+                           f"as TABLE({fn.name}(...))")
+        if table and not fn.is_table:
+            raise SQLError(f"SQL compilation error: {fn.name} is not a table function")
         if fn.key not in self._registered:
             self._register(fn)
         exprs = list(args) + [sqlglot.parse_one(d, read="snowflake")

@@ -67,10 +67,18 @@ def ts(iso: str) -> datetime:
 
 
 def arguments(fn: Function) -> str:
-    """`PREDICT(FLOAT, DEFAULT FLOAT) RETURN FLOAT`: short types, defaults marked."""
+    """`PREDICT(FLOAT, DEFAULT FLOAT) RETURN FLOAT`: short types, defaults marked; a table
+    function reads `... RETURN TABLE (LABEL VARCHAR, PROBA_YES FLOAT)`."""
     args = ", ".join(("DEFAULT " if d is not None else "") + sqltypes.short(t)
                      for t, d in zip(fn.arg_types, fn.arg_defaults))
-    return f"{fn.name}({args}) RETURN {sqltypes.short(fn.returns)}"
+    return f"{fn.name}({args}) RETURN {returns_short(fn)}"
+
+
+def returns_short(fn: Function) -> str:
+    """The return type as SHOW and DESCRIBE print it: `FLOAT`, or `TABLE (LABEL VARCHAR, ...)`."""
+    if not fn.is_table:
+        return sqltypes.short(fn.returns)
+    return "TABLE (" + ", ".join(f"{quote(n)} {sqltypes.short(t)}" for n, t in fn.columns) + ")"
 
 
 def _list_text(items) -> str | None:
@@ -84,7 +92,7 @@ def show_functions(fns: list[Function]) -> tuple[tuple, list[tuple]]:
         rows.append((
             ts(fn.created_on), fn.name, fn.schema, "N", "N", "N", required, len(fn.arg_types),
             arguments(fn), fn.comment if fn.comment is not None else "user-defined function",
-            fn.database, "N", "N", yn(fn.secure),
+            fn.database, yn(fn.is_table), "N", yn(fn.secure),
             json.dumps(dict(fn.secrets)) if fn.secrets else None,
             _list_text(fn.external_access_integrations), "N", "PYTHON", "N", "N",
         ))
@@ -96,7 +104,7 @@ def describe_function(fn: Function) -> tuple[tuple, list[tuple]]:
                                 for n, t in zip(fn.arg_names, fn.arg_types)) + ")"
     rows = [
         ("signature", signature),
-        ("returns", fn.returns),
+        ("returns", returns_short(fn) if fn.is_table else fn.returns),
         ("language", "PYTHON"),
         ("null handling", "RETURNS NULL ON NULL INPUT" if fn.strict else "CALLED ON NULL INPUT"),
         ("volatility", fn.volatility),

@@ -120,9 +120,10 @@ class Arg:
 class CreateFunction:
     name: Name
     args: tuple[Arg, ...]
-    returns: str
+    returns: str  # the type, or "TABLE" for a table function
     handler: str
     runtime_version: str | None
+    columns: tuple[tuple[str, str], ...] = ()  # RETURNS TABLE (name type, ...): stored name, full type
     or_replace: bool = False
     if_not_exists: bool = False
     secure: bool = False
@@ -447,8 +448,12 @@ def _create_function(p: _Parser, or_replace: bool, secure: bool) -> CreateFuncti
         elif p.accept("CALLED", "ON", "NULL", "INPUT"):
             f["strict"] = False
         elif p.accept("RETURNS"):
-            if p.peek() is not None and p.peek().is_word("TABLE"):
-                raise NotSupportedError("table functions (RETURNS TABLE)")
+            if p.accept("TABLE"):
+                f["returns"] = "TABLE"
+                f["columns"] = tuple(p.paren_list(lambda: (p.ident(), p.type_())))
+                if not f["columns"]:
+                    raise syntax_error("RETURNS TABLE needs at least one column")
+                continue
             f["returns"] = p.type_()
             p.accept("NOT", "NULL")
         elif p.accept("LANGUAGE"):

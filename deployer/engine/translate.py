@@ -140,15 +140,22 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
         # A quoted name keeps its case (`"predict"`), as Snowflake resolves it.
         quoted = isinstance(call.this, exp.Identifier) and call.this.quoted
         name = tuple(qualifier) + (call.name if quoted else call.name.upper(),)
-        found = resolve(name, list(call.expressions))
+        in_from = target.parent if isinstance(target.parent, exp.TableFromRows) else None
+        if isinstance(target.parent, exp.Window) and isinstance(target.parent.parent, exp.TableFromRows):
+            raise NotSupportedError("table functions called with OVER (PARTITION BY ...)")
+        found = resolve(name, list(call.expressions), table=in_from is not None)
         if found is None:
-            if qualifier:
+            if qualifier or in_from is not None:  # DuckDB has no table function of that name either
                 raise SQLError(f"SQL compilation error: Unknown function {'.'.join(name)}")
             continue
         duck_name, duck_types, exprs = found
         args = [exp.Cast(this=a.copy(), to=exp.DataType.build(t, dialect="duckdb"))
                 for a, t in zip(exprs, duck_types)]
-        target.replace(exp.Anonymous(this=duck_name, expressions=args))
+        duck_call = exp.Anonymous(this=duck_name, expressions=args)
+        if in_from is not None:
+            in_from.replace(_lateral(duck_call, in_from.args.get("alias")))
+        else:
+            target.replace(duck_call)
 
     target_name = None
     for table in list(tree.find_all(exp.Table)):
@@ -207,6 +214,19 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
     except SqlglotError as exc:
         raise NotSupportedError(_first_line(exc)) from None
     return Translated(duck, kind, target_name)
+
+
+def _lateral(call: exp.Expression, alias: exp.TableAlias | None) -> exp.Expression:
+    """TABLE(f(args)) in FROM -> LATERAL (SELECT UNNEST(f(args), recursive := TRUE)) AS alias.
+
+    The registered function returns, per input row, the LIST of its output rows as STRUCTs:
+    the lateral join pairs each input row with its rows, columns named as the function's
+    (Snowflake's shape: the input columns, then the output columns)."""
+    recursive = exp.PropertyEQ(this=exp.to_identifier("recursive", quoted=True),
+                               expression=exp.Boolean(this=True))
+    select = exp.Select(expressions=[exp.Explode(this=call, expressions=[recursive])])
+    return exp.Lateral(this=exp.Subquery(this=select), view=False, outer=False,
+                       alias=alias.copy() if alias is not None else None)
 
 
 def duck_types(full_types) -> list[str]:

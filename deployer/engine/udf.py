@@ -42,6 +42,8 @@ class Spec:
     log_level: str | None
     vector_input: bool = False  # filled from the worker's handshake
     warnings_as_errors: tuple[str, ...] = ()  # message patterns the handler may not warn (preflight)
+    arg_names: tuple[str, ...] = ()  # a vectorized table function's input column names
+    columns: tuple[str, ...] | None = None  # a table function's output columns; None: scalar
 
 
 # Run worker.py by path (it needs only the standard library) so the handler's
@@ -101,7 +103,9 @@ class Worker:
         return folder, {"import_dir": str(imports) + "/", "tmp_dir": str(tmp),
                         "code_dir": str(code), "handler": spec.handler,
                         "body": spec.body, "log_level": spec.log_level,
-                        "warnings_as_errors": list(spec.warnings_as_errors)}
+                        "warnings_as_errors": list(spec.warnings_as_errors),
+                        "arg_names": list(spec.arg_names),
+                        "columns": None if spec.columns is None else list(spec.columns)}
 
     def _hello(self, spec: Spec) -> None:
         hello = self._receive()
@@ -456,58 +460,106 @@ def _to_numpy(column):
     return column.to_numpy(zero_copy_only=False)
 
 
-def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, scale: int = 0):
-    """The Arrow-vectorised function DuckDB calls; errors are parked via `on_error`.
+def _arrow_type(duck_type: str):
+    import pyarrow as pa
 
-    `scale`: the decimals a NUMBER(P,S) result keeps (Snowflake rounds to them)."""
+    return {"DOUBLE": pa.float64(), "BIGINT": pa.int64(), "VARCHAR": pa.string(),
+            "BOOLEAN": pa.bool_(), "JSON": pa.json_(pa.string())}[duck_type]
+
+
+def _to_arrow(out, duck_type: str, scale: int):
+    """The handler's values as an Arrow array of the SQL type (Snowflake's rounding)."""
     import json
 
     import numpy as np
     import pyarrow as pa
 
-    arrow_type = {"DOUBLE": pa.float64(), "BIGINT": pa.int64(), "VARCHAR": pa.string(),
-                  "BOOLEAN": pa.bool_(), "JSON": pa.json_(pa.string())}[return_type]
+    if duck_type == "JSON":  # an OBJECT/VARIANT: the handler's dicts (or values) as JSON
+        out = [None if v is None else json.dumps(v, allow_nan=False) for v in out]
+    elif duck_type == "BIGINT" and getattr(out, "dtype", None) is not None and out.dtype.kind == "f":
+        out = np.round(out)  # NUMBER(38,0): Snowflake rounds a float result
+    elif duck_type == "DOUBLE" and scale > 0:
+        out = np.round(np.asarray(out, dtype=np.float64), scale)
+    return pa.array(out, type=_arrow_type(duck_type), from_pandas=True)
+
+
+def _run_batch(pool: Pool, arrays: list, n: int, on_logs, on_error):
+    """One round trip to a worker of `pool`: its answer, or SQLError (parked via on_error)."""
+    try:
+        w = pool.acquire()
+    except SQLError as exc:
+        on_error(exc)
+        raise
+    ok = False
+    try:
+        if w.hello_logs:
+            on_logs(w.hello_logs)
+            w.hello_logs = []
+        # The worker cuts the vector into max_batch_size batches itself: one round trip
+        # per vector (a 2,048-row vector was three with max_batch_size 1000).
+        out, logs = w.call(arrays, n, step=w.max_batch_size)
+        if logs:
+            on_logs(logs)
+        ok = True
+        return out
+    except SQLError as exc:
+        if getattr(exc, "logs", None):
+            on_logs(exc.logs)
+        on_error(exc)
+        raise
+    finally:
+        pool.release(w, ok)
+
+
+def _lambda(adapter, arity: int):
+    # DuckDB reads the arity from the Python signature, so spell the parameters out.
+    params = ", ".join(f"c{i}" for i in range(arity))
+    return eval(f"lambda {params}: adapter({params})", {"adapter": adapter})
+
+
+def make_table_adapter(pool: Pool, arity: int, columns: list[tuple[str, str, int]], on_logs, on_error):
+    """A table function for DuckDB: per input row, the LIST of its output rows as STRUCTs
+    (`columns`: name, DuckDB type, scale); the query UNNESTs it beside the input row."""
+    import numpy as np
+    import pyarrow as pa
+
+    struct = pa.struct([(name, _arrow_type(t)) for name, t, _ in columns])
+
+    def adapter(*inputs):
+        n = len(inputs[0]) if inputs else 1
+        out = _run_batch(pool, [_to_numpy(c) for c in inputs], n, on_logs, on_error)
+        try:
+            values = [_to_arrow(unpack(c), t, scale) for c, (_, t, scale) in zip(out["columns"], columns)]
+            rows = pa.StructArray.from_arrays(values, fields=list(struct))
+            counts = np.ones(n, dtype=np.int64) if out["counts"] is None else unpack(out["counts"])
+            if len(counts) != n or int(counts.sum()) != len(rows):
+                raise ValueError(f"{len(rows)} rows for {n} inputs")
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+            return pa.ListArray.from_arrays(pa.array(offsets), rows)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            err = SQLError(f"function {pool.spec.label} returned values that do not fit its "
+                           f"columns {', '.join(name for name, _, _ in columns)}: {exc}")
+            on_error(err)
+            raise err from None
+
+    return _lambda(adapter, arity)
+
+
+def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, scale: int = 0):
+    """The Arrow-vectorised function DuckDB calls; errors are parked via `on_error`.
+
+    `scale`: the decimals a NUMBER(P,S) result keeps (Snowflake rounds to them)."""
+    import pyarrow as pa
 
     def adapter(*columns):
         n = len(columns[0]) if columns else 1
-        arrays = [_to_numpy(c) for c in columns]
+        out = _run_batch(pool, [_to_numpy(c) for c in columns], n, on_logs, on_error)
         try:
-            w = pool.acquire()
-        except SQLError as exc:
-            on_error(exc)
-            raise
-        ok = False
-        try:
-            if w.hello_logs:
-                on_logs(w.hello_logs)
-                w.hello_logs = []
-            # The worker cuts the vector into max_batch_size batches itself: one round trip
-            # per vector (a 2,048-row vector was three with max_batch_size 1000).
-            out, logs = w.call(arrays, n, step=w.max_batch_size)
-            if logs:
-                on_logs(logs)
-            ok = True
-        except SQLError as exc:
-            if getattr(exc, "logs", None):
-                on_logs(exc.logs)
-            on_error(exc)
-            raise
-        finally:
-            pool.release(w, ok)
-        try:
-            if return_type == "JSON":  # an OBJECT/VARIANT: the handler's dicts (or values) as JSON
-                out = [None if v is None else json.dumps(v, allow_nan=False) for v in out]
-            elif return_type == "BIGINT" and getattr(out, "dtype", None) is not None and out.dtype.kind == "f":
-                out = np.round(out)  # NUMBER(38,0): Snowflake rounds a float result
-            elif return_type == "DOUBLE" and scale > 0:
-                out = np.round(np.asarray(out, dtype=np.float64), scale)
-            return pa.array(out, type=arrow_type, from_pandas=True)
+            return _to_arrow(out, return_type, scale)
         except (pa.ArrowException, TypeError, ValueError) as exc:
             err = SQLError(f"function {pool.spec.label} returned values that are not "
                            f"{return_type}: {exc}")
             on_error(err)
             raise err from None
 
-    # DuckDB reads the arity from the Python signature, so spell the parameters out.
-    params = ", ".join(f"c{i}" for i in range(arity))
-    return eval(f"lambda {params}: adapter({params})", {"adapter": adapter})
+    return _lambda(adapter, arity)

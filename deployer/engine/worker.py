@@ -229,6 +229,86 @@ def _call_in_batches(func, vectorized: bool, args: list, n: int, step):
     return np.concatenate([np.asarray(p, dtype=object) if isinstance(p, list) else p for p in parts])
 
 
+def table_kind(cls) -> str:
+    """How a table function's handler class runs: "vector" (a vectorized process: one output
+    row per input row, per batch) or "rows" (process per row, yielding any number of rows)."""
+    process = getattr(cls, "process", None)
+    end = getattr(cls, "end_partition", None)
+    if getattr(end, "_sf_vectorized_input", None) is not None:
+        # Its rows belong to a partition, not to input rows: that needs PARTITION BY.
+        raise TypeError("a vectorized end_partition is not run by the local engine; "
+                        "use a vectorized process method")
+    if process is None:
+        raise TypeError(f"the handler class {cls.__name__} has no process method")
+    return "vector" if getattr(process, "_sf_vectorized_input", None) is not None else "rows"
+
+
+def _columns_of(out, width: int):
+    """A vectorized process's result as one sequence per output column."""
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(out, pd.DataFrame):
+        return [_plain_column(out.iloc[:, i]) for i in range(out.shape[1])]
+    if isinstance(out, (tuple, list)):
+        return [_plain_column(c) if hasattr(c, "to_numpy") else c for c in out]
+    raise TypeError(f"process returned {type(out).__name__}; expected a pandas DataFrame or a "
+                    f"tuple of {width} columns")
+
+
+def _plain_column(column):
+    """numpy values of a Series or array; a nullable dtype's NA as None (no pandas objects
+    cross the pipe: the engine may run another pandas)."""
+    import numpy as np
+
+    dtype = getattr(column, "dtype", None)
+    if dtype is not None and not isinstance(dtype, np.dtype):  # an extension dtype (Float64, ...)
+        return column.to_numpy(dtype=object, na_value=None)
+    return column.to_numpy()
+
+
+def _table_call(cls, kind: str, names: list, width: int, args: list, n: int, step):
+    """A table function over `n` input rows: (columns, counts), counts[i] the number of
+    output rows of input row i (None: exactly one each)."""
+    import numpy as np
+
+    if kind == "vector":
+        import pandas as pd
+
+        columns = [[] for _ in range(width)]
+        step = step or n or 1
+        for i in range(0, n, step):
+            rows = min(step, n - i)
+            # Snowflake names a vectorized UDTF's input columns by the SQL arguments.
+            df = pd.DataFrame({name: a[i:i + rows] for name, a in zip(names, args)})
+            if not args:
+                df = pd.DataFrame(index=range(rows))
+            cols = _columns_of(cls().process(df), width)
+            if len(cols) != width:
+                raise ValueError(f"process returned {len(cols)} columns; the function has {width}")
+            for k, c in enumerate(cols):
+                if len(c) != rows:
+                    raise ValueError(f"process returned {len(c)} rows for a batch of {rows}; a "
+                                     "vectorized process returns one row per input row")
+                columns[k].append(np.asarray(c))
+        return [np.concatenate(c) if c else np.array([]) for c in columns], None
+    handler = cls()
+    out_rows, counts = [], []
+    values = [a.tolist() for a in args]
+    for r in range(n):
+        produced = handler.process(*[_as_none(v[r]) for v in values]) or ()
+        before = len(out_rows)
+        for row in produced:
+            if len(row) != width:
+                raise ValueError(f"process yielded a row of {len(row)} values; the function has {width} columns")
+            out_rows.append(tuple(row))
+        counts.append(len(out_rows) - before)
+    end = getattr(handler, "end_partition", None)
+    if end is not None and any(True for _ in (end() or ())):
+        raise ValueError("end_partition yielded rows; the local engine runs table functions "
+                         "without partitions, so only process may return rows")
+    columns = [[row[k] for row in out_rows] for k in range(width)]
+    return columns, np.asarray(counts, dtype=np.int64)
+
+
 def main() -> None:
     import traceback
 
@@ -246,18 +326,44 @@ def main() -> None:
         except BaseException:
             send(channel, {"ok": False, "error": traceback.format_exc()})
             return
-        vectorized = getattr(func, "_sf_vectorized_input", None) is not None
-        max_batch = getattr(func, "_sf_max_batch_size", None)
+        if setup.get("columns") is not None:  # a table function: the handler is a class
+            try:
+                kind = table_kind(func)
+            except TypeError:
+                send(channel, {"ok": False, "error": traceback.format_exc()})
+                return
+            marked = func.process
+            call = _table(func, kind, setup["arg_names"], len(setup["columns"]))
+            vectorized = kind == "vector"
+        else:
+            marked = func
+            vectorized = getattr(func, "_sf_vectorized_input", None) is not None
+            call = _scalar(func, vectorized)
+        max_batch = getattr(marked, "_sf_max_batch_size", None)
         send(channel, {"ok": True, "vectorized": vectorized, "max_batch_size": max_batch,
                        "logs": capture.take()})
-        following = _serve(channel, inbox, func, vectorized, capture)
+        following = _serve(channel, inbox, call, capture)
         if following is not None:
             _unload(setup, capture, base_filters)
-            del func
+            del func, call, marked
         setup = following
 
 
-def _serve(channel, inbox, func, vectorized: bool, capture):
+def _scalar(func, vectorized: bool):
+    def call(args, n, step):
+        return pack(_call_in_batches(func, vectorized, args, n, step))
+    return call
+
+
+def _table(cls, kind: str, names: list, width: int):
+    def call(args, n, step):
+        columns, counts = _table_call(cls, kind, names, width, args, n, step)
+        return {"columns": [pack(c) for c in columns],
+                "counts": None if counts is None else pack(counts)}
+    return call
+
+
+def _serve(channel, inbox, call, capture):
     """Answer batches until EOF (None) or a message to load another function (its setup)."""
     import traceback
 
@@ -268,9 +374,8 @@ def _serve(channel, inbox, func, vectorized: bool, capture):
         if "setup" in msg:
             return msg["setup"]
         try:
-            result = _call_in_batches(func, vectorized, [unpack(a) for a in msg["args"]], msg["n"],
-                                      msg.get("step"))
-            send(channel, {"ok": True, "result": pack(result), "logs": capture.take()})
+            result = call([unpack(a) for a in msg["args"]], msg["n"], msg.get("step"))
+            send(channel, {"ok": True, "result": result, "logs": capture.take()})
         except BaseException:
             send(channel, {"ok": False, "error": traceback.format_exc(), "logs": capture.take()})
 

@@ -128,6 +128,8 @@ def _models(models: list[Any], places: tuple) -> Found:
         output = model.get("output") if isinstance(model.get("output"), dict) else {}
         if "output" in model and isinstance(model.get("output"), dict):
             yield from _output(output, model, path)
+        if model.get("function") == "table":
+            yield from _table_columns(output, path)
         if isinstance(output.get("columns"), list):
             output_type = {c["name"]: c.get("type") for c in output["columns"]
                            if isinstance(c, dict) and isinstance(c.get("name"), str)}
@@ -299,6 +301,30 @@ def _output(output: dict[str, Any], model: dict[str, Any], path: tuple) -> Found
             if name in seen:
                 yield where + ("name",), f"duplicate output name '{name}'"
             seen.add(name)
+
+
+def _table_columns(output: dict[str, Any], path: tuple) -> Found:
+    """function: table needs output.columns, each name a column name unique as stored."""
+    columns = output.get("columns")
+    if not isinstance(columns, list):
+        yield path + ("function",), ("function: table needs output.columns, one entry per column of the "
+                                     "table (e.g. [{name: label, type: string}, {name: proba_yes, type: float, "
+                                     "method: predict_proba, class: 'yes'}]); for one value leave function out")
+        return
+    seen: dict[str, str] = {}
+    for k, column in enumerate(columns):
+        name = column.get("name") if isinstance(column, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        where = path + ("output", "columns", k, "name")
+        try:
+            stored = identifiers.normalize(name)
+        except identifiers.IdentifierError as exc:
+            yield where, f"a table column needs a Snowflake identifier: {exc}"
+            continue
+        if stored in seen and seen[stored] != name:
+            yield where, f"'{name}' and '{seen[stored]}' are both the column {stored} (unquoted names are upper-cased)"
+        seen.setdefault(stored, name)
 
 
 def _artifact(model: dict[str, Any], places: tuple, path: tuple) -> Found:

@@ -218,6 +218,7 @@ def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
         features=features,
         output_type="object" if "columns" in output else output["type"],
         outputs=outputs,
+        function=raw.get("function", "scalar"),
         method=raw.get("method"),
         preprocess=tuple(Step((root / s["artifact"]).resolve(), s.get("method", "transform"))
                          for s in raw.get("preprocess", [])),

@@ -129,3 +129,22 @@ def test_unsupported_statement_and_bad_sql(shared):
     with pytest.raises(SQLError, match="SQL compilation error: Unknown function"):
         shared.run("SELECT ML.DATA_MODEL.NO_SUCH_FUNCTION(1)")
     still_works(shared)
+
+
+ROWS = ("class Rows:\n    def process(self, n, tag):\n        if n < 0:\n            raise ValueError('negative')\n"
+        "        for i in range(int(n)):\n            yield (i, f'{tag}{i}')\n")
+
+
+def test_a_row_by_row_table_function_runs_laterally(shared):
+    """A UDTF whose process yields any number of rows per input row; errors surface as for UDFs."""
+    make(shared, "GEN", "N NUMBER, TAG VARCHAR", body=ROWS, handler="Rows", returns='TABLE (I NUMBER, "tag" VARCHAR)')
+    shared.run("CREATE OR REPLACE TABLE NS AS SELECT * FROM (VALUES (1, 2), (2, 0), (3, 1)) AS V(ID, N)")
+    result = shared.run("SELECT * FROM NS, TABLE(GEN(NS.N, 'x')) ORDER BY ID, I")
+    assert result.columns == ("ID", "N", "I", "tag")
+    assert result.rows == ((1, 2, 0, "x0"), (1, 2, 1, "x1"), (3, 1, 0, "x0"))
+    assert shared.run("SELECT g.\"tag\" FROM TABLE(GEN(2, 'y')) AS g ORDER BY 1").rows == (("y0",), ("y1",))
+    with pytest.raises(SQLError, match=r"Python Interpreter Error:(.|\n)*ValueError: negative"):
+        shared.run("SELECT * FROM TABLE(GEN(-1, 'z'))")
+    with pytest.raises(NotSupportedError, match="OVER"):
+        shared.run("SELECT * FROM NS, TABLE(GEN(NS.N, 'x') OVER (PARTITION BY NS.ID))")
+    still_works(shared)

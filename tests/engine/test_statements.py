@@ -73,12 +73,18 @@ def test_dollar_dollar_inside_body_is_refused():
                  "HANDLER='f' AS $$def f(): return '$$' + 'x'$$")
 
 
-def test_other_languages_and_table_functions_are_not_supported():
+def test_other_languages_are_not_supported():
     with pytest.raises(NotSupportedError, match="not supported by the local engine"):
         st.parse("CREATE FUNCTION f() RETURNS FLOAT LANGUAGE JAVASCRIPT AS 'return 1'")
-    with pytest.raises(NotSupportedError):
-        st.parse("CREATE FUNCTION f() RETURNS TABLE(a FLOAT) LANGUAGE PYTHON "
+
+
+def test_table_functions_parse_their_columns():
+    s = st.parse("CREATE FUNCTION f(x FLOAT) RETURNS TABLE (label STRING, \"p\" NUMBER(10,2)) LANGUAGE PYTHON "
                  "RUNTIME_VERSION='3.11' HANDLER='F' AS $$class F: pass$$")
+    assert s.returns == "TABLE" and s.columns == (("LABEL", "VARCHAR(16777216)"), ("p", "NUMBER(10,2)"))
+    with pytest.raises(SQLError, match="syntax error"):
+        st.parse("CREATE FUNCTION f() RETURNS TABLE () LANGUAGE PYTHON RUNTIME_VERSION='3.11' "
+                 "HANDLER='F' AS $$class F: pass$$")
 
 
 def test_stage_put_list_remove():
