@@ -20,14 +20,12 @@ import importlib.util
 import re
 import sys
 import tempfile
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 
-from . import channel, envs, frameworks, pins
+from . import channel, envs, frameworks, pickles, pins
 from .artifacts import DigestCache, cache_dir, model_files
 from .preflight_cache import PreflightCache, model_key
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
@@ -319,37 +317,8 @@ def _pickled_model(model: Model, path: Path) -> bool:
 
 
 def pickled_modules(path: Path) -> set[str]:
-    """Top-level modules a joblib or pickle file refers to, found by reading it without importing
-    them: their classes are stand-ins, so a cold preflight does not import scikit-learn (or a
-    shipped module) to learn its name. numpy, joblib and the standard library stay real, since
-    joblib reads the arrays through them."""
-    import joblib
-    from joblib import numpy_pickle
-
-    seen: set[str] = set()
-    original = numpy_pickle.NumpyUnpickler.find_class
-
-    def find_class(self, module, name):
-        top = module.split(".")[0]
-        seen.add(top)
-        if top in ("numpy", "joblib") or top in sys.stdlib_module_names:
-            return original(self, module, name)
-        return _stand_in(module, name)
-
-    with mock.patch.object(numpy_pickle.NumpyUnpickler, "find_class", find_class), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # only the module names matter here; versions are checked in the run
-        joblib.load(path)
-    return seen
-
-
-def _stand_in(module: str, name: str) -> type:
-    """A class that accepts whatever unpickling does to the one it stands for."""
-    def accept(self, *args, **kwargs):
-        return None
-
-    return type(name, (), {"__module__": module, "__new__": lambda cls, *a, **k: object.__new__(cls),
-                           "__init__": accept, "__setstate__": accept, "__setitem__": accept,
-                           "append": accept, "extend": accept, "__call__": accept})
+    """Top-level modules a joblib or pickle file refers to, read without importing them."""
+    return pickles.read(path)[1]
 
 
 def _modules_provided(specs: tuple[str, ...]) -> set[str]:

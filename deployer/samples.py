@@ -8,11 +8,11 @@ make a OneHotEncoder with default settings (handle_unknown='error') fail every b
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deployer import pickles
 from deployer.desired import Model
 
 
@@ -54,11 +54,9 @@ def _fitted_objects(model: Model) -> list:
     objects = []
     for path in paths:
         try:
-            import joblib
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                objects.append(joblib.load(path))
+            # Fitted attributes are plain data: stand-ins keep them without importing
+            # scikit-learn; boosters answer through their own methods, so they load for real.
+            objects.append(pickles.read(path, real=("xgboost", "lightgbm"))[0])
         except Exception:  # not a pickle, or its framework is missing: preflight reports that
             continue
     return objects

@@ -37,6 +37,18 @@ def literal(value: Any, kind: str) -> str:
     return f"CAST({float(value)!r} AS {target})"
 
 
+def _bare(value: Any, kind: str) -> str:
+    """A literal without a cast where the column's type already comes from another row."""
+    base = base_type(kind)
+    if value is None:
+        return "NULL"
+    if base == "int":
+        return str(int(value))
+    if base in ("float", "number") and math.isfinite(float(value)):
+        return repr(float(value))
+    return literal(value, kind)
+
+
 def call(state: DesiredState, model: Model, inputs: Iterable[Any]) -> str:
     """`SELECT DB.SCHEMA.NAME(<literals>) AS RESULT` for one row of inputs."""
     return call_named(qualified(state.database, state.schema, model.name),
@@ -174,7 +186,10 @@ def batch_sql(name: str, types: tuple[str, ...], batch: list[tuple], table: bool
     """One query calling `name` on every row of `batch`, rows back in order (ID, RESULT); a
     table function as a lateral call (ID, then its columns: see batch_results)."""
     cols = [f"C{i}" for i in range(len(types))]
-    values = ",\n".join(f"({i}" + "".join(", " + literal(v, kind) for v, kind in zip(row, types)) + ")"
+    # The first row's casts type each column (VALUES takes the rows' common type); the others
+    # are bare literals, a third of the text to parse for the engine and for Snowflake.
+    values = ",\n".join(f"({i}" + "".join(", " + (literal(v, kind) if i == 0 else _bare(v, kind))
+                                           for v, kind in zip(row, types)) + ")"
                          for i, row in enumerate(batch))
     source = f"(VALUES {values}) AS T(ID{''.join(', ' + c for c in cols)})"
     if table:
