@@ -268,7 +268,7 @@ def synthetic_batch(model: Model, rows: int, seed: int = 0) -> list[tuple]:
 
 def check_pickled_modules(model: Model, rendered: RenderedFunction) -> list[str]:
     """Modules the pickled artifacts need that no package in PACKAGES provides."""
-    provided = _modules_provided(packages_for(model))
+    provided = set(_modules_provided(tuple(packages_for(model))))
     # Files in IMPORTS are importable in Snowflake: a .py by its stem, a zip by its content.
     imports = [f for f in rendered.files if f.role == "import"]
     provided |= {module for f in imports for module in _import_modules(f)}
@@ -321,7 +321,8 @@ def pickled_modules(path: Path) -> set[str]:
     return pickles.read(path)[1]
 
 
-def _modules_provided(specs: tuple[str, ...]) -> set[str]:
+@functools.lru_cache(maxsize=64)  # models share their PACKAGES; installed metadata is fixed per run
+def _modules_provided(specs: tuple[str, ...]) -> frozenset[str]:
     """Top-level modules of the listed packages and everything they depend on."""
     by_dist: dict[str, set[str]] = {}
     for module, dists in _packages_distributions().items():
@@ -345,7 +346,7 @@ def _modules_provided(specs: tuple[str, ...]) -> set[str]:
     modules = {name.replace("-", "_") for name in done}
     for name in done:
         modules |= by_dist.get(name, set())
-    return modules
+    return frozenset(modules)
 
 
 @functools.lru_cache(maxsize=1)
