@@ -530,7 +530,7 @@ def logs(load: Callable[[], Any], model: str | None, since_text: str, level: str
             click.echo(json.dumps(record.to_json(), default=str) if fmt == "json" else lg.line(record, color))
 
     with _open(state, "logs", log_sql) as session, console.Steps().step("reading the event table"):
-        table = lg.event_table(session, state)
+        table = lg.event_table(session)
         records = lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit)
     show(records)
     if not records and not follow:

@@ -51,10 +51,9 @@ def parse_level(text: str) -> str:
     return level
 
 
-def event_table(session: Session, state: DesiredState) -> str:
-    """The table to read: the local engine's, or the Snowflake account's active event table."""
-    if state.target.type == "local":
-        return DEFAULT_TABLE
+def event_table(session: Session) -> str:
+    """The account's active event table, asked the same way of either target (the local
+    engine answers SNOWFLAKE.TELEMETRY.EVENTS)."""
     try:
         rows = session.run("SHOW PARAMETERS LIKE 'EVENT_TABLE' IN ACCOUNT").dicts()
     except SQLError:
@@ -62,10 +61,11 @@ def event_table(session: Session, state: DesiredState) -> str:
     values = [str(r.get("value") or "") for r in rows if str(r.get("key", "")).upper() == "EVENT_TABLE"]
     if not values:
         return DEFAULT_TABLE
-    value = values[0]
+    value = values[0].strip()
     if not value or value.upper() == "NONE":
-        raise DeployerError(f"target {state.target.name} has no active event table: ask an administrator to run "
-                            "ALTER ACCOUNT SET EVENT_TABLE = SNOWFLAKE.TELEMETRY.EVENTS")
+        raise DeployerError("the account has no active event table, so handlers' logs are not kept: an "
+                            "administrator can set one with ALTER ACCOUNT SET EVENT_TABLE = "
+                            "SNOWFLAKE.TELEMETRY.EVENTS (or a table made with CREATE EVENT TABLE)")
     return value
 
 

@@ -595,11 +595,19 @@ def test_logs_find_the_accounts_event_table(tmp_path):
     state, _ = make(tmp_path)
     prod = copy(state, target=Target("prod", "snowflake", connection="prod"))
     account = Account("OBS.TELEMETRY.EVENTS")
-    assert logs.event_table(account, prod) == "OBS.TELEMETRY.EVENTS"
+    assert logs.event_table(account) == "OBS.TELEMETRY.EVENTS"
     assert account.sent == ["SHOW PARAMETERS LIKE 'EVENT_TABLE' IN ACCOUNT"]
-    with pytest.raises(DeployerError, match="has no active event table"):
-        logs.event_table(Account(""), prod)
-    assert logs.event_table(Account("x"), state) == "SNOWFLAKE.TELEMETRY.EVENTS"  # local: never asked
+    for unset in ("", "NONE"):
+        with pytest.raises(DeployerError, match="has no active event table.*ALTER ACCOUNT SET EVENT_TABLE"):
+            logs.event_table(Account(unset))
+    # The local engine answers in Snowflake's shape.
+    from deployer.engine import LocalSession
+
+    with LocalSession(tmp_path / "engine") as engine:
+        shown = engine.run("SHOW PARAMETERS LIKE 'event_table' IN ACCOUNT")
+        assert shown.columns == ("key", "value", "default", "level", "description", "type")
+        assert shown.rows[0][:2] == ("EVENT_TABLE", "SNOWFLAKE.TELEMETRY.EVENTS")
+        assert logs.event_table(engine) == "SNOWFLAKE.TELEMETRY.EVENTS"
     sql = logs.query(prod, "OBS.TELEMETRY.EVENTS", ["PREDICT"], after=logs.since(logs.parse_since("2h")),
                      level="WARN", limit=10)
     assert "FROM OBS.TELEMETRY.EVENTS WHERE" in sql and "ILIKE 'PREDICT(%'" in sql

@@ -451,7 +451,9 @@ class LocalSession:
 
     def _show(self, s: st.Show) -> Result:
         self._check_scope(s)
-        if s.kind == "USER FUNCTIONS":
+        if s.kind == "PARAMETERS":
+            cols, rows = shapes.show_parameters(s.like, s.scope, self.parameters)
+        elif s.kind == "USER FUNCTIONS":
             fns = [f for f in self.catalog.functions
                    if self._in_scope(s, f.database, f.schema) and shapes.like(s.like, f.name)]
             cols, rows = shapes.show_functions(fns)
