@@ -108,20 +108,21 @@ def seconds(value: float) -> str:
     return f"{value:.1f}s" if value < 60 else f"{int(value // 60)}m{int(value % 60):02d}s"
 
 
-LARGE_FILE = 1 << 20  # uploads from this size on get a spinner with their size, then their rate
+LARGE_FILE = 1 << 20  # uploads from this size on show their bytes as they go, then their rate
 
 
 def size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} GB"
+    return f"{n:.1f} GiB"
 
 
 class ShowUploads:
-    """A session as the executor sees it, reporting each large PUT: its size while it runs,
-    then bytes, time and rate. Everything else goes straight to the session."""
+    """A session as the executor sees it, reporting each large PUT: on a terminal a live
+    count of the bytes sent, then one plain line with bytes, time and rate. Everything else
+    goes straight to the session."""
 
     def __init__(self, session, steps: Steps, root, echo):
         self._session, self._steps, self._root, self._echo = session, steps, root, echo
@@ -139,9 +140,13 @@ class ShowUploads:
         if total < LARGE_FILE:
             return self._session.put(local_path, stage_dir, overwrite=overwrite)
         shown = relative_path(path, self._root)
+
+        def progress(done: int, of: int) -> None:
+            self._steps.update(f"uploading {shown}  {size(done)} / {size(of)}")
+
         started = time.perf_counter()
-        with self._steps.step(f"uploading {shown} ({size(total)})", timed=False):
-            result = self._session.put(local_path, stage_dir, overwrite=overwrite)
+        with self._steps.step(f"uploading {shown}  0 B / {size(total)}", timed=False):
+            result = self._session.put(local_path, stage_dir, overwrite=overwrite, progress=progress)
         took = max(time.perf_counter() - started, 1e-6)
         self._echo(f"    uploaded {shown}: {size(total)} in {seconds(took)} ({size(total / took)}/s)")
         return result

@@ -463,24 +463,47 @@ def test_pre_commit_hooks_run_real_commands():
 def test_large_uploads_report_bytes_time_and_rate(tmp_path):
     from deployer import console
 
-    sent, said = [], []
+    sent, said, live = [], [], []
 
     class Session:
-        def put(self, local_path, stage_dir, *, overwrite=True):
-            sent.append((local_path, stage_dir))
+        def put(self, local_path, stage_dir, *, overwrite=True, progress=None):
+            sent.append((local_path, stage_dir, progress is not None))
+            if progress is not None:
+                total = local_path.stat().st_size
+                for done in (total // 3, total):
+                    progress(done, total)
             return "done"
+
+    class Steps(console.Steps):
+        def update(self, text):
+            live.append(text)
 
     (tmp_path / "models").mkdir()
     big, small = tmp_path / "models" / "big.h5", tmp_path / "models" / "small.ct"
     big.write_bytes(b"\0" * (3 * console.LARGE_FILE // 2))
     small.write_bytes(b"x")
-    steps = console.Steps()
+    steps = Steps()
     shown = console.ShowUploads(Session(), steps, tmp_path, said.append)
     assert shown.put(big, "@S/A") == "done" and shown.put(small, "@S/B") == "done"
-    assert [s[1] for s in sent] == ["@S/A", "@S/B"]
+    assert [s[1:] for s in sent] == [("@S/A", True), ("@S/B", False)]  # only large files count bytes
+    assert live == ["uploading models/big.h5  512.0 KiB / 1.5 MiB", "uploading models/big.h5  1.5 MiB / 1.5 MiB"]
     (line,) = said
-    assert line.startswith("    uploaded models/big.h5: 1.5 MB in ") and line.endswith("/s)")
+    assert line.startswith("    uploaded models/big.h5: 1.5 MiB in ") and line.endswith("/s)")
     assert steps.times == []  # counted in the change's own time, not twice
+    assert console.size(1 << 30) == "1.0 GiB" and console.size(412 << 20) == "412.0 MiB"
+
+
+def test_the_local_engine_reports_bytes_as_it_copies(tmp_path):
+    from deployer.engine import LocalSession
+
+    source = tmp_path / "model.h5"
+    source.write_bytes(b"\1" * (5 * (1 << 20) // 2))
+    seen = []
+    with LocalSession(tmp_path / "account", "ML", "S") as engine:
+        engine.run("CREATE STAGE IF NOT EXISTS ML.S.ST")
+        engine.put(source, "@ML.S.ST/a", progress=lambda done, total: seen.append((done, total)))
+    size = source.stat().st_size
+    assert [d for d, _ in seen] == [1 << 20, 2 << 20, size] and {t for _, t in seen} == {size}
 
 
 def test_steps_are_timed_without_a_terminal():
