@@ -34,9 +34,16 @@ def color_enabled(stream: IO | None = None) -> bool:
 
 
 def interactive() -> bool:
-    """Whether stderr is a terminal someone watches (spinners, progress bars)."""
+    """Whether stderr is a terminal someone watches (spinners, live counts). Not with NO_COLOR
+    or --no-color either: a spinner needs cursor codes, and those asked for plain text."""
+    if _no_color or os.environ.get("NO_COLOR"):
+        return False
+    return _isatty(sys.stderr) and os.environ.get("TERM") != "dumb"
+
+
+def _isatty(stream: IO) -> bool:
     try:
-        return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
 
@@ -70,7 +77,7 @@ class Steps:
         """`timed=False`: a spinner only, for work already counted in an enclosing step."""
         started = time.perf_counter()
         if interactive() and self._status is None:
-            self._status = _console(sys.stderr).status(text, spinner="dots")
+            self._status = _Spinner(text)
             self._status.start()
             try:
                 yield
@@ -102,6 +109,29 @@ class Steps:
 
     def summary(self) -> str:
         return ", ".join(f"{name} {seconds(t)}" for name, t in self.times)
+
+
+class _Spinner:
+    """rich's Status, except that stdout is routed above the spinner only when it is the
+    terminal too: rich would otherwise send a piped stdout's lines to stderr."""
+
+    def __init__(self, text: str) -> None:
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        self._spinner = Spinner("dots", text=text, style="status.spinner")
+        self._live = Live(self._spinner, console=_console(sys.stderr), transient=True,
+                          refresh_per_second=12.5, redirect_stdout=_isatty(sys.stdout), redirect_stderr=True)
+        self.console = self._live.console
+
+    def start(self) -> None:
+        self._live.start(refresh=True)  # the step shows at once, not at the first tick
+
+    def update(self, text: str) -> None:
+        self._spinner.update(text=text)
+
+    def stop(self) -> None:
+        self._live.stop()
 
 
 def seconds(value: float) -> str:
