@@ -102,6 +102,33 @@ def read(session: Session, state: DesiredState, table: str, models: list[str], *
     return [Record(r[0], str(r[1] or ""), str(r[2] or ""), str(r[3] or "")) for r in rows]
 
 
+# How late Snowflake may make a record visible in the event table, and so how far back each
+# read of --follow looks again (the local engine writes records as they happen).
+INGEST_DELAY = timedelta(minutes=3)
+
+
+class Tail:
+    """What --follow has not shown yet. Each read after the first starts `lookback` before the
+    newest record seen, since a late record can carry an older TIMESTAMP; records already shown
+    are dropped."""
+
+    def __init__(self, after: datetime, lookback: timedelta):
+        self.after, self.lookback = after, lookback
+        self._shown: set[Record] = set()
+
+    def since(self) -> datetime:
+        return self.after - self.lookback
+
+    def new(self, records: list[Record]) -> list[Record]:
+        fresh = [r for r in records if r not in self._shown]
+        self._shown.update(fresh)
+        if records:
+            self.after = max(self.after, max(r.time for r in records))
+        cutoff = self.since()
+        self._shown = {r for r in self._shown if r.time >= cutoff}  # older ones are never read again
+        return fresh
+
+
 def since(delta: timedelta) -> datetime:
     """The UTC time `delta` ago, naive as event tables store TIMESTAMP (TIMESTAMP_NTZ in UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None) - delta

@@ -631,6 +631,16 @@ def test_logs_find_the_accounts_event_table(tmp_path):
         assert shown.columns == ("key", "value", "default", "level", "description", "type")
         assert shown.rows[0][:2] == ("EVENT_TABLE", "SNOWFLAKE.TELEMETRY.EVENTS")
         assert logs.event_table(engine) == "SNOWFLAKE.TELEMETRY.EVENTS"
+    # --follow on Snowflake looks back over the ingestion delay and shows each record once.
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, 12, 0)
+    first, late, newer = (logs.Record(t0 + timedelta(seconds=s), "WARN", "PREDICT(X FLOAT):FLOAT", m)
+                          for s, m in ((10, "first"), (5, "late"), (20, "newer")))
+    tail = logs.Tail(t0, timedelta(minutes=3))
+    assert tail.new([first]) == [first] and tail.since() == first.time - timedelta(minutes=3)
+    assert tail.new([late, first, newer]) == [late, newer]  # `late` became visible after `first`
+    assert tail.new([late, first, newer]) == []
     sql = logs.query(prod, "OBS.TELEMETRY.EVENTS", ["PREDICT"], after=logs.since(logs.parse_since("2h")),
                      level="WARN", limit=10)
     assert "FROM OBS.TELEMETRY.EVENTS WHERE" in sql and "ILIKE 'PREDICT(%'" in sql
