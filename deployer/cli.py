@@ -339,24 +339,26 @@ def _carry_out(session: Any, state: Any, the_plan: Any, verb: str, steps: Any = 
 
     if the_plan.tests_on_target:
         readiness.check_warehouse(session, state)
+    steps = steps or console.Steps()
     color = console.color_enabled()
     started = [time.perf_counter()]
 
     def done(change: Any) -> None:
         took = time.perf_counter() - started[0]
-        if steps is not None:
-            steps.times.append((f"{change.type} {change.name}", took))
+        steps.times.append((f"{change.type} {change.name}", took))
         symbol = console.style(f"{SYMBOLS_TEXT[change.actions]}", planfmt.COLORS[change.actions]) if color else \
             SYMBOLS_TEXT[change.actions]
-        click.echo(f"  {symbol} {change.type} {change.name}: {verb} ({console.seconds(took)})")
+        steps.echo(f"  {symbol} {change.type} {change.name}: {verb} ({console.seconds(took)})")
         started[0] = time.perf_counter()
 
     def tested(result: Any) -> None:
         line = f"    {result.describe()}"
-        click.echo(console.style(line, "green" if result.passed else "bold red") if color else line)
+        steps.echo(console.style(line, "green" if result.passed else "bold red") if color else line)
 
-    shown = console.ShowUploads(session, steps or console.Steps(), state.root, click.echo)
-    return execute(shown, the_plan, on_change=done, on_test=tested)
+    shown = console.ShowUploads(session, steps, state.root, steps.echo)
+    with steps.step("applying", timed=False):  # each change is timed on its own
+        return execute(shown, the_plan, on_change=done, on_test=tested,
+                       on_op=lambda change, op: steps.update(f"{change.type} {change.name}: {op.op}"))
 
 
 SYMBOLS_TEXT = {("create",): "+", ("update",): "~", ("delete",): "-", ("delete", "create"): "-/+"}

@@ -100,6 +100,17 @@ class Steps:
         if self._status is not None:
             self._status.update(text)
 
+    def echo(self, line: str) -> None:
+        """A line of the result on stdout; a running spinner steps aside for it (click writes
+        past rich's redirection, which would leave a spinner frame in front of the line)."""
+        import click
+
+        if self._status is None:
+            click.echo(line)
+            return
+        with self._status.paused():
+            click.echo(line)
+
     def say(self, line: str) -> None:
         """A line on stderr that stays, printed above the spinner."""
         if self._status is not None:
@@ -113,25 +124,37 @@ class Steps:
 
 class _Spinner:
     """rich's Status, except that stdout is routed above the spinner only when it is the
-    terminal too: rich would otherwise send a piped stdout's lines to stderr."""
+    terminal too (rich would send a piped stdout's lines to stderr), and that it can step
+    aside while a line is written."""
 
     def __init__(self, text: str) -> None:
+        self.text, self.console = text, _console(sys.stderr)
+
+    def start(self) -> None:
         from rich.live import Live
         from rich.spinner import Spinner
 
-        self._spinner = Spinner("dots", text=text, style="status.spinner")
-        self._live = Live(self._spinner, console=_console(sys.stderr), transient=True,
-                          refresh_per_second=12.5, redirect_stdout=_isatty(sys.stdout), redirect_stderr=True)
-        self.console = self._live.console
-
-    def start(self) -> None:
+        # A new Live each time: a restarted one would erase the lines written meanwhile.
+        self._spinner = Spinner("dots", text=self.text, style="status.spinner")
+        self._live = Live(self._spinner, console=self.console, transient=True, refresh_per_second=12.5,
+                          redirect_stdout=_isatty(sys.stdout), redirect_stderr=True)
         self._live.start(refresh=True)  # the step shows at once, not at the first tick
 
     def update(self, text: str) -> None:
+        self.text = text
         self._spinner.update(text=text)
+        self._live.refresh()  # now, not at the next tick: a short step still shows
 
     def stop(self) -> None:
         self._live.stop()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
 
 
 def seconds(value: float) -> str:
@@ -171,7 +194,13 @@ class ShowUploads:
             return self._session.put(local_path, stage_dir, overwrite=overwrite)
         shown = relative_path(path, self._root)
 
+        last = [0.0]
+
         def progress(done: int, of: int) -> None:
+            now = time.perf_counter()
+            if done < of and now - last[0] < 0.1:  # ten redraws a second are plenty
+                return
+            last[0] = now
             self._steps.update(f"uploading {shown}  {size(done)} / {size(of)}")
 
         started = time.perf_counter()

@@ -116,6 +116,7 @@ def test_apply_on_a_terminal_spins_counts_bytes_and_leaves_a_clean_screen(projec
     assert code == 0, "\n".join(shown)
     assert SPINNER.search(raw) and "reading the state of target local" in raw  # the spinner ran
     assert "\x1b[32m" in raw  # colour on a terminal
+    assert "function ML.DATA_MODEL.PREDICT(FLOAT, FLOAT): test" in raw  # each operation as it starts
     # The live byte count, from its first frame to its last.
     assert "uploading models/big.bin  0 B / 2.0 MiB" in raw and "uploading models/big.bin  2.0 MiB / 2.0 MiB" in raw
     assert not any(SPINNER.search(line) for line in shown), shown  # no frame left on the screen
