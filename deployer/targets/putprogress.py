@@ -18,6 +18,7 @@ from typing import Any
 from deployer.session import Progress
 
 _patch_lock = threading.Lock()
+_make_lock = threading.Lock()  # our own: the connector's client lock is not ours to hold
 _patched = False
 
 
@@ -76,7 +77,7 @@ def report_chunks() -> None:
                    or getattr(getattr(self.meta, "sfagent", None), "_put_callback", None))
             if getattr(cls, "deployer_counter", None) is None:
                 return
-            with self.lock:
+            with _make_lock:
                 if not hasattr(self, "_deployer_report"):
                     self._deployer_report = cls(self.meta.src_file_name, self.meta.upload_size,
                                                 output_stream=None, show_progress_bar=False)
