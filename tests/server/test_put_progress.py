@@ -33,3 +33,18 @@ def test_put_reports_increasing_bytes_ending_at_the_size(home, tmp_path):
     assert done[0] == 4 << 20 and {t for _, t in seen} == {size}
     assert small == [(10, 10)]
     assert listed == {"st/a/model.h5", "st/a/small.ct", "st/b/small.ct"}
+
+
+def test_two_reporters_of_one_file_count_it_once():
+    """Should a connector call the progress class itself as well, bytes are not counted twice."""
+    from deployer.targets import putprogress
+
+    seen = []
+    counter = putprogress.Counter(lambda done, total: seen.append((done, total)), 100)
+    ours, theirs = (counter.progress_class()("model.h5", 112, output_stream=None, show_progress_bar=False)
+                    for _ in range(2))
+    for amount in (40, 72):  # the connector's sizes: encrypted, a little over the file's
+        ours(amount)
+        theirs(amount)
+    counter.finish()
+    assert seen == [(40, 100), (100, 100)]
