@@ -73,7 +73,9 @@ def query(state: DesiredState, table: str, models: list[str], *, after: datetime
           limit: int) -> str:
     """Records of `models`' functions (not their candidates) newer than `after` (UTC)."""
     attr = 'RESOURCE_ATTRIBUTES:"{}"::STRING'.format
-    names = " OR ".join(f"{attr('snow.executable.name')} ILIKE {sql_string(_like(m) + '(%')}" for m in models)
+    # STARTSWITH, not LIKE: whether LIKE escapes with a backslash by default differs between
+    # databases, and function names often hold underscores. Names are stored as SHOW prints them.
+    names = " OR ".join(f"STARTSWITH({attr('snow.executable.name')}, {sql_string(m + '(')})" for m in models)
     where = [
         "RECORD_TYPE IN ('LOG', 'SPAN_EVENT')",
         f"{attr('snow.database.name')} = {sql_string(state.database)}",
@@ -90,10 +92,6 @@ def query(state: DesiredState, table: str, models: list[str], *, after: datetime
             'COALESCE(VALUE::STRING, RECORD_ATTRIBUTES:"exception.message"::STRING, RECORD:name::STRING) AS MESSAGE '
 
             f"FROM {table} WHERE {' AND '.join(where)} ORDER BY TIMESTAMP LIMIT {int(limit)}")
-
-
-def _like(name: str) -> str:
-    return name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
 
 
 def read(session: Session, state: DesiredState, table: str, models: list[str], *, after: datetime,

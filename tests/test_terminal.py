@@ -643,6 +643,6 @@ def test_logs_find_the_accounts_event_table(tmp_path):
     assert tail.new([late, first, newer]) == []
     sql = logs.query(prod, "OBS.TELEMETRY.EVENTS", ["PREDICT"], after=logs.since(logs.parse_since("2h")),
                      level="WARN", limit=10)
-    assert "FROM OBS.TELEMETRY.EVENTS WHERE" in sql and "ILIKE 'PREDICT(%'" in sql
+    assert "FROM OBS.TELEMETRY.EVENTS WHERE" in sql and "STARTSWITH(RESOURCE_ATTRIBUTES:\"snow.executable.name\"::STRING, 'PREDICT(')" in sql
     assert "IN ('WARN', 'ERROR', 'FATAL')" in sql and sql.endswith("LIMIT 10")
 
