@@ -339,24 +339,26 @@ def _carry_out(session: Any, state: Any, the_plan: Any, verb: str, steps: Any = 
 
     if the_plan.tests_on_target:
         readiness.check_warehouse(session, state)
+    steps = steps or console.Steps()
     color = console.color_enabled()
     started = [time.perf_counter()]
 
     def done(change: Any) -> None:
         took = time.perf_counter() - started[0]
-        if steps is not None:
-            steps.times.append((f"{change.type} {change.name}", took))
+        steps.times.append((f"{change.type} {change.name}", took))
         symbol = console.style(f"{SYMBOLS_TEXT[change.actions]}", planfmt.COLORS[change.actions]) if color else \
             SYMBOLS_TEXT[change.actions]
-        click.echo(f"  {symbol} {change.type} {change.name}: {verb} ({console.seconds(took)})")
+        steps.echo(f"  {symbol} {change.type} {change.name}: {verb} ({console.seconds(took)})")
         started[0] = time.perf_counter()
 
     def tested(result: Any) -> None:
         line = f"    {result.describe()}"
-        click.echo(console.style(line, "green" if result.passed else "bold red") if color else line)
+        steps.echo(console.style(line, "green" if result.passed else "bold red") if color else line)
 
-    shown = console.ShowUploads(session, steps or console.Steps(), state.root, click.echo)
-    return execute(shown, the_plan, on_change=done, on_test=tested)
+    shown = console.ShowUploads(session, steps, state.root, steps.echo)
+    with steps.step("applying", timed=False):  # each change is timed on its own
+        return execute(shown, the_plan, on_change=done, on_test=tested,
+                       on_op=lambda change, op: steps.update(f"{change.type} {change.name}: {op.op}"))
 
 
 SYMBOLS_TEXT = {("create",): "+", ("update",): "~", ("delete",): "-", ("delete", "create"): "-/+"}
@@ -515,6 +517,7 @@ def logs(load: Callable[[], Any], model: str | None, since_text: str, level: str
     """Log records and errors of each model's function (or MODEL's), from the target's event table."""
     import json
     import time
+    from datetime import timedelta
 
     from deployer import console
     from deployer import logs as lg
@@ -529,27 +532,33 @@ def logs(load: Callable[[], Any], model: str | None, since_text: str, level: str
         for record in records:
             click.echo(json.dumps(record.to_json(), default=str) if fmt == "json" else lg.line(record, color))
 
+    local = state.target.type == "local"
+    tail = lg.Tail(after, timedelta(0) if local else lg.INGEST_DELAY)
     with _open(state, "logs", log_sql) as session, console.Steps().step("reading the event table"):
-        table = lg.event_table(session, state)
-        records = lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit)
+        table = lg.event_table(session)
+        records = tail.new(lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit))
     show(records)
     if not records and not follow:
         click.echo(f"note: no records in {table} for {', '.join(names)} since {since_text} ago"
                    + (f" at {wanted_level} or above" if wanted_level else "")
-                   + ("" if state.target.type == "local" else
+                   + ("" if local else
                       "; Snowflake records only what LOG_LEVEL lets through (log_level in the manifest) "
                       "and ingests events within a minute or two"), err=True)
-    if records:
-        after = max(r.time for r in records)
+    if not follow:
+        return
+
+    def poll(session: Any) -> None:
+        time.sleep(2)
+        show(tail.new(lg.read(session, state, table, names, after=tail.since(), level=wanted_level, limit=limit)))
+
     try:
-        while follow:
-            time.sleep(2)
-            # The local engine is reopened for each read, so its lock never blocks other commands.
-            with _open(state, "logs", log_sql) as session:
-                records = lg.read(session, state, table, names, after=after, level=wanted_level, limit=limit)
-            show(records)
-            if records:
-                after = max(r.time for r in records)
+        if local:
+            while True:  # reopened for each read, so the engine's lock never blocks other commands
+                with _open(state, "logs", log_sql) as session:
+                    poll(session)
+        with _open(state, "logs", log_sql) as session:  # one login to Snowflake for the whole follow
+            while True:
+                poll(session)
     except KeyboardInterrupt:
         return
 

@@ -34,9 +34,16 @@ def color_enabled(stream: IO | None = None) -> bool:
 
 
 def interactive() -> bool:
-    """Whether stderr is a terminal someone watches (spinners, progress bars)."""
+    """Whether stderr is a terminal someone watches (spinners, live counts). Not with NO_COLOR
+    or --no-color either: a spinner needs cursor codes, and those asked for plain text."""
+    if _no_color or os.environ.get("NO_COLOR"):
+        return False
+    return _isatty(sys.stderr) and os.environ.get("TERM") != "dumb"
+
+
+def _isatty(stream: IO) -> bool:
     try:
-        return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
 
@@ -70,7 +77,7 @@ class Steps:
         """`timed=False`: a spinner only, for work already counted in an enclosing step."""
         started = time.perf_counter()
         if interactive() and self._status is None:
-            self._status = _console(sys.stderr).status(text, spinner="dots")
+            self._status = _Spinner(text)
             self._status.start()
             try:
                 yield
@@ -93,6 +100,17 @@ class Steps:
         if self._status is not None:
             self._status.update(text)
 
+    def echo(self, line: str) -> None:
+        """A line of the result on stdout; a running spinner steps aside for it (click writes
+        past rich's redirection, which would leave a spinner frame in front of the line)."""
+        import click
+
+        if self._status is None:
+            click.echo(line)
+            return
+        with self._status.paused():
+            click.echo(line)
+
     def say(self, line: str) -> None:
         """A line on stderr that stays, printed above the spinner."""
         if self._status is not None:
@@ -104,24 +122,60 @@ class Steps:
         return ", ".join(f"{name} {seconds(t)}" for name, t in self.times)
 
 
+class _Spinner:
+    """rich's Status, except that stdout is routed above the spinner only when it is the
+    terminal too (rich would send a piped stdout's lines to stderr), and that it can step
+    aside while a line is written."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.console = text, _console(sys.stderr)
+
+    def start(self) -> None:
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        # A new Live each time: a restarted one would erase the lines written meanwhile.
+        self._spinner = Spinner("dots", text=self.text, style="status.spinner")
+        self._live = Live(self._spinner, console=self.console, transient=True, refresh_per_second=12.5,
+                          redirect_stdout=_isatty(sys.stdout), redirect_stderr=True)
+        self._live.start(refresh=True)  # the step shows at once, not at the first tick
+
+    def update(self, text: str) -> None:
+        self.text = text
+        self._spinner.update(text=text)
+        self._live.refresh()  # now, not at the next tick: a short step still shows
+
+    def stop(self) -> None:
+        self._live.stop()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
+
 def seconds(value: float) -> str:
     return f"{value:.1f}s" if value < 60 else f"{int(value // 60)}m{int(value % 60):02d}s"
 
 
-LARGE_FILE = 1 << 20  # uploads from this size on get a spinner with their size, then their rate
+LARGE_FILE = 1 << 20  # uploads from this size on show their bytes as they go, then their rate
 
 
 def size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} GB"
+    return f"{n:.1f} GiB"
 
 
 class ShowUploads:
-    """A session as the executor sees it, reporting each large PUT: its size while it runs,
-    then bytes, time and rate. Everything else goes straight to the session."""
+    """A session as the executor sees it, reporting each large PUT: on a terminal a live
+    count of the bytes sent, then one plain line with bytes, time and rate. Everything else
+    goes straight to the session."""
 
     def __init__(self, session, steps: Steps, root, echo):
         self._session, self._steps, self._root, self._echo = session, steps, root, echo
@@ -139,9 +193,19 @@ class ShowUploads:
         if total < LARGE_FILE:
             return self._session.put(local_path, stage_dir, overwrite=overwrite)
         shown = relative_path(path, self._root)
+
+        last = [0.0]
+
+        def progress(done: int, of: int) -> None:
+            now = time.perf_counter()
+            if done < of and now - last[0] < 0.1:  # ten redraws a second are plenty
+                return
+            last[0] = now
+            self._steps.update(f"uploading {shown}  {size(done)} / {size(of)}")
+
         started = time.perf_counter()
-        with self._steps.step(f"uploading {shown} ({size(total)})", timed=False):
-            result = self._session.put(local_path, stage_dir, overwrite=overwrite)
+        with self._steps.step(f"uploading {shown}  0 B / {size(total)}", timed=False):
+            result = self._session.put(local_path, stage_dir, overwrite=overwrite, progress=progress)
         took = max(time.perf_counter() - started, 1e-6)
         self._echo(f"    uploaded {shown}: {size(total)} in {seconds(took)} ({size(total / took)}/s)")
         return result

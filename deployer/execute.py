@@ -26,13 +26,16 @@ class ApplyError(DeployerError):
 
 
 def execute(session: Session, plan: Plan, on_change: Callable[[Change], None] = lambda c: None,
-            on_test: Callable[[TestResult], None] = lambda r: None) -> int:
-    """Run every operation in order; stop at the first failure with what was done so far."""
+            on_test: Callable[[TestResult], None] = lambda r: None,
+            on_op: Callable[[Change, object], None] = lambda c, op: None) -> int:
+    """Run every operation in order; stop at the first failure with what was done so far.
+    `on_op(change, op)` is called as each operation starts."""
     done = 0
     for change in plan.changes:
         if change.is_noop:
             continue
         for op in change.operations:
+            on_op(change, op)
             try:
                 _run(session, op, on_test)
             except SQLError as exc:

@@ -76,8 +76,12 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _keras(path: Path, root: Path, name: str | None = None, features=None) -> Found:
+    import os
+
     import numpy as np
 
+    # TensorFlow's C++ notices go straight to the terminal, past the spinner: errors only.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import keras
     except ImportError:

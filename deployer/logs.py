@@ -51,10 +51,9 @@ def parse_level(text: str) -> str:
     return level
 
 
-def event_table(session: Session, state: DesiredState) -> str:
-    """The table to read: the local engine's, or the Snowflake account's active event table."""
-    if state.target.type == "local":
-        return DEFAULT_TABLE
+def event_table(session: Session) -> str:
+    """The account's active event table, asked the same way of either target (the local
+    engine answers SNOWFLAKE.TELEMETRY.EVENTS)."""
     try:
         rows = session.run("SHOW PARAMETERS LIKE 'EVENT_TABLE' IN ACCOUNT").dicts()
     except SQLError:
@@ -62,10 +61,11 @@ def event_table(session: Session, state: DesiredState) -> str:
     values = [str(r.get("value") or "") for r in rows if str(r.get("key", "")).upper() == "EVENT_TABLE"]
     if not values:
         return DEFAULT_TABLE
-    value = values[0]
+    value = values[0].strip()
     if not value or value.upper() == "NONE":
-        raise DeployerError(f"target {state.target.name} has no active event table: ask an administrator to run "
-                            "ALTER ACCOUNT SET EVENT_TABLE = SNOWFLAKE.TELEMETRY.EVENTS")
+        raise DeployerError("the account has no active event table, so handlers' logs are not kept: an "
+                            "administrator can set one with ALTER ACCOUNT SET EVENT_TABLE = "
+                            "SNOWFLAKE.TELEMETRY.EVENTS (or a table made with CREATE EVENT TABLE)")
     return value
 
 
@@ -73,7 +73,9 @@ def query(state: DesiredState, table: str, models: list[str], *, after: datetime
           limit: int) -> str:
     """Records of `models`' functions (not their candidates) newer than `after` (UTC)."""
     attr = 'RESOURCE_ATTRIBUTES:"{}"::STRING'.format
-    names = " OR ".join(f"{attr('snow.executable.name')} ILIKE {sql_string(_like(m) + '(%')}" for m in models)
+    # STARTSWITH, not LIKE: whether LIKE escapes with a backslash by default differs between
+    # databases, and function names often hold underscores. Names are stored as SHOW prints them.
+    names = " OR ".join(f"STARTSWITH({attr('snow.executable.name')}, {sql_string(m + '(')})" for m in models)
     where = [
         "RECORD_TYPE IN ('LOG', 'SPAN_EVENT')",
         f"{attr('snow.database.name')} = {sql_string(state.database)}",
@@ -92,14 +94,37 @@ def query(state: DesiredState, table: str, models: list[str], *, after: datetime
             f"FROM {table} WHERE {' AND '.join(where)} ORDER BY TIMESTAMP LIMIT {int(limit)}")
 
 
-def _like(name: str) -> str:
-    return name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
-
-
 def read(session: Session, state: DesiredState, table: str, models: list[str], *, after: datetime,
          level: str | None, limit: int) -> list[Record]:
     rows = session.run(query(state, table, models, after=after, level=level, limit=limit)).rows
     return [Record(r[0], str(r[1] or ""), str(r[2] or ""), str(r[3] or "")) for r in rows]
+
+
+# How late Snowflake may make a record visible in the event table, and so how far back each
+# read of --follow looks again (the local engine writes records as they happen).
+INGEST_DELAY = timedelta(minutes=3)
+
+
+class Tail:
+    """What --follow has not shown yet. Each read after the first starts `lookback` before the
+    newest record seen, since a late record can carry an older TIMESTAMP; records already shown
+    are dropped."""
+
+    def __init__(self, after: datetime, lookback: timedelta):
+        self.after, self.lookback = after, lookback
+        self._shown: set[Record] = set()
+
+    def since(self) -> datetime:
+        return self.after - self.lookback
+
+    def new(self, records: list[Record]) -> list[Record]:
+        fresh = [r for r in records if r not in self._shown]
+        self._shown.update(fresh)
+        if records:
+            self.after = max(self.after, max(r.time for r in records))
+        cutoff = self.since()
+        self._shown = {r for r in self._shown if r.time >= cutoff}  # older ones are never read again
+        return fresh
 
 
 def since(delta: timedelta) -> datetime:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
+
+# put's progress report: (bytes uploaded so far, file size), called as the upload goes.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,12 @@ class Session(Protocol):
     def run(self, sql: str) -> Result:
         """Run one SQL statement; raise deployer.errors.SQLError on failure."""
 
-    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True) -> Result:
+    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True,
+            progress: Progress | None = None) -> Result:
         """Upload one local file to `@stage/dir/` without compression.
 
-        `stage_dir` is a stage location such as `@DB.SCHEMA.STAGE/predict/1a2b`.
+        `stage_dir` is a stage location such as `@DB.SCHEMA.STAGE/predict/1a2b`. `progress`,
+        when given, gets increasing byte counts ending at the file size (not for a skipped file).
         """
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from deployer.errors import DeployerError, SQLError
-from deployer.session import Result, Session
+from deployer.session import Progress, Result, Session
 
 
 class LoggedSession:
@@ -29,11 +29,13 @@ class LoggedSession:
     def run(self, sql: str) -> Result:
         return self._logged(sql, lambda: self._inner.run(sql))
 
-    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True) -> Result:
+    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True,
+            progress: Progress | None = None) -> Result:
         shown = _relative(Path(local_path), self._root)
         statement = (f"PUT 'file://{shown}' {stage_dir}/ AUTO_COMPRESS = FALSE "
                      f"OVERWRITE = {'TRUE' if overwrite else 'FALSE'}")
-        return self._logged(statement, lambda: self._inner.put(local_path, stage_dir, overwrite=overwrite))
+        extra = {} if progress is None else {"progress": progress}
+        return self._logged(statement, lambda: self._inner.put(local_path, stage_dir, overwrite=overwrite, **extra))
 
     def _logged(self, statement: str, send: Callable[[], Result]) -> Result:
         started, clock = datetime.now(timezone.utc), time.perf_counter()

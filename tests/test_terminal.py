@@ -463,24 +463,47 @@ def test_pre_commit_hooks_run_real_commands():
 def test_large_uploads_report_bytes_time_and_rate(tmp_path):
     from deployer import console
 
-    sent, said = [], []
+    sent, said, live = [], [], []
 
     class Session:
-        def put(self, local_path, stage_dir, *, overwrite=True):
-            sent.append((local_path, stage_dir))
+        def put(self, local_path, stage_dir, *, overwrite=True, progress=None):
+            sent.append((local_path, stage_dir, progress is not None))
+            if progress is not None:
+                total = local_path.stat().st_size
+                for done in (total // 3, total):
+                    progress(done, total)
             return "done"
+
+    class Steps(console.Steps):
+        def update(self, text):
+            live.append(text)
 
     (tmp_path / "models").mkdir()
     big, small = tmp_path / "models" / "big.h5", tmp_path / "models" / "small.ct"
     big.write_bytes(b"\0" * (3 * console.LARGE_FILE // 2))
     small.write_bytes(b"x")
-    steps = console.Steps()
+    steps = Steps()
     shown = console.ShowUploads(Session(), steps, tmp_path, said.append)
     assert shown.put(big, "@S/A") == "done" and shown.put(small, "@S/B") == "done"
-    assert [s[1] for s in sent] == ["@S/A", "@S/B"]
+    assert [s[1:] for s in sent] == [("@S/A", True), ("@S/B", False)]  # only large files count bytes
+    assert live == ["uploading models/big.h5  512.0 KiB / 1.5 MiB", "uploading models/big.h5  1.5 MiB / 1.5 MiB"]
     (line,) = said
-    assert line.startswith("    uploaded models/big.h5: 1.5 MB in ") and line.endswith("/s)")
+    assert line.startswith("    uploaded models/big.h5: 1.5 MiB in ") and line.endswith("/s)")
     assert steps.times == []  # counted in the change's own time, not twice
+    assert console.size(1 << 30) == "1.0 GiB" and console.size(412 << 20) == "412.0 MiB"
+
+
+def test_the_local_engine_reports_bytes_as_it_copies(tmp_path):
+    from deployer.engine import LocalSession
+
+    source = tmp_path / "model.h5"
+    source.write_bytes(b"\1" * (5 * (1 << 20) // 2))
+    seen = []
+    with LocalSession(tmp_path / "account", "ML", "S") as engine:
+        engine.run("CREATE STAGE IF NOT EXISTS ML.S.ST")
+        engine.put(source, "@ML.S.ST/a", progress=lambda done, total: seen.append((done, total)))
+    size = source.stat().st_size
+    assert [d for d, _ in seen] == [1 << 20, 2 << 20, size] and {t for _, t in seen} == {size}
 
 
 def test_steps_are_timed_without_a_terminal():
@@ -595,13 +618,31 @@ def test_logs_find_the_accounts_event_table(tmp_path):
     state, _ = make(tmp_path)
     prod = copy(state, target=Target("prod", "snowflake", connection="prod"))
     account = Account("OBS.TELEMETRY.EVENTS")
-    assert logs.event_table(account, prod) == "OBS.TELEMETRY.EVENTS"
+    assert logs.event_table(account) == "OBS.TELEMETRY.EVENTS"
     assert account.sent == ["SHOW PARAMETERS LIKE 'EVENT_TABLE' IN ACCOUNT"]
-    with pytest.raises(DeployerError, match="has no active event table"):
-        logs.event_table(Account(""), prod)
-    assert logs.event_table(Account("x"), state) == "SNOWFLAKE.TELEMETRY.EVENTS"  # local: never asked
+    for unset in ("", "NONE"):
+        with pytest.raises(DeployerError, match="has no active event table.*ALTER ACCOUNT SET EVENT_TABLE"):
+            logs.event_table(Account(unset))
+    # The local engine answers in Snowflake's shape.
+    from deployer.engine import LocalSession
+
+    with LocalSession(tmp_path / "engine") as engine:
+        shown = engine.run("SHOW PARAMETERS LIKE 'event_table' IN ACCOUNT")
+        assert shown.columns == ("key", "value", "default", "level", "description", "type")
+        assert shown.rows[0][:2] == ("EVENT_TABLE", "SNOWFLAKE.TELEMETRY.EVENTS")
+        assert logs.event_table(engine) == "SNOWFLAKE.TELEMETRY.EVENTS"
+    # --follow on Snowflake looks back over the ingestion delay and shows each record once.
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, 12, 0)
+    first, late, newer = (logs.Record(t0 + timedelta(seconds=s), "WARN", "PREDICT(X FLOAT):FLOAT", m)
+                          for s, m in ((10, "first"), (5, "late"), (20, "newer")))
+    tail = logs.Tail(t0, timedelta(minutes=3))
+    assert tail.new([first]) == [first] and tail.since() == first.time - timedelta(minutes=3)
+    assert tail.new([late, first, newer]) == [late, newer]  # `late` became visible after `first`
+    assert tail.new([late, first, newer]) == []
     sql = logs.query(prod, "OBS.TELEMETRY.EVENTS", ["PREDICT"], after=logs.since(logs.parse_since("2h")),
                      level="WARN", limit=10)
-    assert "FROM OBS.TELEMETRY.EVENTS WHERE" in sql and "ILIKE 'PREDICT(%'" in sql
+    assert "FROM OBS.TELEMETRY.EVENTS WHERE" in sql and "STARTSWITH(RESOURCE_ATTRIBUTES:\"snow.executable.name\"::STRING, 'PREDICT(')" in sql
     assert "IN ('WARN', 'ERROR', 'FATAL')" in sql and sql.endswith("LIMIT 10")
 

@@ -31,7 +31,7 @@ from deployer.engine import statements as st
 from deployer.engine.translate import translate
 from deployer.engine.udf import Pool, Spec, Workers, close_all, make_adapter, make_table_adapter
 from deployer.errors import NotSupportedError, SQLError
-from deployer.session import Result
+from deployer.session import Progress, Result
 
 _DUCK_TYPES = {"DOUBLE": duckdb.sqltypes.DOUBLE, "BIGINT": duckdb.sqltypes.BIGINT,
                "VARCHAR": duckdb.sqltypes.VARCHAR, "BOOLEAN": duckdb.sqltypes.BOOLEAN,
@@ -234,13 +234,13 @@ class LocalSession:
             self._flush_events()
 
     def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True,
-            link: bool = False) -> Result:
+            link: bool = False, progress: Progress | None = None) -> Result:
         """PUT one file. `link`: hard-link it instead of copying (a throwaway engine: the
         caller promises the file does not change while the session uses it)."""
         loc = st.parse_location(stage_dir[1:] if stage_dir.startswith("@") else stage_dir)
         stmt = st.Put(str(local_path), loc, auto_compress=False, overwrite=overwrite)
         try:
-            return self._put(stmt, link=link)
+            return self._put(stmt, link=link, progress=progress)
         except SQLError:
             raise
         except Exception as exc:
@@ -451,7 +451,9 @@ class LocalSession:
 
     def _show(self, s: st.Show) -> Result:
         self._check_scope(s)
-        if s.kind == "USER FUNCTIONS":
+        if s.kind == "PARAMETERS":
+            cols, rows = shapes.show_parameters(s.like, s.scope, self.parameters)
+        elif s.kind == "USER FUNCTIONS":
             fns = [f for f in self.catalog.functions
                    if self._in_scope(s, f.database, f.schema) and shapes.like(s.like, f.name)]
             cols, rows = shapes.show_functions(fns)
@@ -517,10 +519,10 @@ class LocalSession:
                            "not authorized.")
         return stage, stages.stage_root(self.path, db, schema, name)
 
-    def _put(self, s: st.Put, link: bool = False) -> Result:
+    def _put(self, s: st.Put, link: bool = False, progress: Progress | None = None) -> Result:
         _, root = self._stage(s.target)
         rows = stages.put(root, s.target.path, s.local, auto_compress=s.auto_compress,
-                          overwrite=s.overwrite, link=link, cache=self._md5)
+                          overwrite=s.overwrite, link=link, cache=self._md5, progress=progress)
         return Result(shapes.PUT_COLUMNS, tuple(rows))
 
     def _get(self, s: st.Get) -> Result:

@@ -42,6 +42,11 @@ SHOW_SCHEMAS_COLUMNS = (
     "options", "retention_time", "owner_role_type", "budget",
 )
 DESCRIBE_COLUMNS = ("property", "value")
+PARAMETERS_COLUMNS = ("key", "value", "default", "level", "description", "type")
+# The account's parameters as a new account has them: handlers' records go to the default event
+# table (https://docs.snowflake.com/en/developer-guide/logging-tracing/event-table-setting-up).
+ACCOUNT_PARAMETERS = (("EVENT_TABLE", "SNOWFLAKE.TELEMETRY.EVENTS",
+                       "Event table of the account: where handlers' log records and traces go"),)
 LIST_COLUMNS = ("name", "size", "md5", "last_modified")
 PUT_COLUMNS = ("source", "target", "source_size", "target_size", "source_compression",
                "target_compression", "status", "message")
@@ -118,6 +123,15 @@ def describe_function(fn: Function) -> tuple[tuple, list[tuple]]:
         ("secrets", json.dumps(dict(fn.secrets)) if fn.secrets else None),
     ]
     return DESCRIBE_COLUMNS, rows
+
+
+def show_parameters(pattern: str | None, scope: str, session: dict) -> tuple[tuple, list[tuple]]:
+    """SHOW PARAMETERS [LIKE ...] [IN ACCOUNT | IN SESSION]; `session`: what ALTER SESSION set."""
+    if scope == "ACCOUNT":
+        rows = [(k, v, v, "", about, "STRING") for k, v, about in ACCOUNT_PARAMETERS]
+    else:
+        rows = [(k, str(v), "", "SESSION", "", "STRING") for k, v in sorted(session.items())]
+    return PARAMETERS_COLUMNS, [r for r in rows if like(pattern, r[0])]
 
 
 def show_stages(stages: list[Stage]) -> tuple[tuple, list[tuple]]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from deployer.errors import SQLError
+from deployer.session import Progress
 
 _COMPRESSED = (".gz", ".bz2", ".zst", ".zip", ".br", ".deflate")
 
@@ -101,11 +102,13 @@ def safe_rel(rel: str) -> str:
 
 
 def put(root: Path, rel_dir: str, local_pattern: str, *, auto_compress: bool,
-        overwrite: bool, link: bool = False, cache: Md5Cache = _NO_CACHE) -> list[tuple]:
+        overwrite: bool, link: bool = False, cache: Md5Cache = _NO_CACHE,
+        progress: Progress | None = None) -> list[tuple]:
     """Upload files matching `local_pattern`; one PUT result row per file.
 
     `link`: hard-link the file instead of copying it when the file system allows (a
-    throwaway engine whose source files do not change while it lives: preflight)."""
+    throwaway engine whose source files do not change while it lives: preflight).
+    `progress(bytes done, total)` is called as each file is copied."""
     sources = sorted(glob.glob(os.path.expanduser(local_pattern))) if any(
         c in local_pattern for c in "*?[") else [os.path.expanduser(local_pattern)]
     sources = [s for s in sources if os.path.isfile(s)]
@@ -131,7 +134,9 @@ def put(root: Path, rel_dir: str, local_pattern: str, *, auto_compress: bool,
             with open(src, "rb") as fin, gzip.open(tmp, "wb") as fout:
                 shutil.copyfileobj(fin, fout)
         elif not (link and _link(src, tmp)):
-            digest = _copy_md5(src, tmp)  # the copy reads every byte anyway: LIST need not
+            digest = _copy_md5(src, tmp, progress)  # the copy reads every byte anyway: LIST need not
+        elif progress is not None:
+            progress(size, size)
         os.replace(tmp, dest)
         if digest is not None:
             cache.remember(dest, dest.stat(), digest)
@@ -148,12 +153,18 @@ def _link(src: str, dest: Path) -> bool:
         return False
 
 
-def _copy_md5(src: str, dest: Path) -> str:
+def _copy_md5(src: str, dest: Path, progress: Progress | None = None) -> str:
     h = hashlib.md5()
+    total, done = os.path.getsize(src), 0
     with open(src, "rb") as fin, open(dest, "wb") as fout:
         for chunk in iter(lambda: fin.read(1 << 20), b""):
             h.update(chunk)
             fout.write(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    if progress is not None and done == 0:
+        progress(0, 0)  # an empty file is done too
     return h.hexdigest()
 
 

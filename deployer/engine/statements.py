@@ -76,7 +76,7 @@ class AlterSession:
 
 @dataclass(frozen=True)
 class Show:
-    kind: str  # STAGES | USER FUNCTIONS | DATABASES | SCHEMAS
+    kind: str  # STAGES | USER FUNCTIONS | DATABASES | SCHEMAS | PARAMETERS
     like: str | None = None
     scope: str = ""  # ACCOUNT | DATABASE | SCHEMA | "" (default)
     scope_name: Name = ()
@@ -535,6 +535,15 @@ def _use(p: _Parser) -> Use:
 
 def _show(p: _Parser) -> Show:
     p.accept("TERSE")
+    if p.accept("PARAMETERS"):
+        like = p.string() if p.accept("LIKE") else None
+        scope = ""
+        if p.accept("IN"):
+            scope = "ACCOUNT" if p.accept("ACCOUNT") else "SESSION" if p.accept("SESSION") else ""
+            if not scope:
+                raise NotSupportedError("SHOW PARAMETERS IN anything but ACCOUNT or SESSION")
+        p.end()
+        return Show("PARAMETERS", like, scope)
     for words, kind in ((("USER", "FUNCTIONS"), "USER FUNCTIONS"), (("STAGES",), "STAGES"),
                         (("DATABASES",), "DATABASES"), (("SCHEMAS",), "SCHEMAS")):
         if p.accept(*words):

@@ -14,8 +14,8 @@ from typing import Any
 from deployer.codegen import sql_string
 from deployer.errors import DeployerError, SQLError
 from deployer.identifiers import quote
-from deployer.session import Result
-from deployer.targets import connections
+from deployer.session import Progress, Result
+from deployer.targets import connections, putprogress
 
 # The connector's error numbers that say what to check, beyond its own message.
 _HINTS = {
@@ -81,10 +81,11 @@ class SnowflakeSession:
                     pass
         return self
 
-    def run(self, sql: str) -> Result:
+    def run(self, sql: str, **options: Any) -> Result:
+        """`options`: the connector's own execute arguments (a PUT's progress class)."""
         cursor = self._connection.cursor()
         try:
-            cursor.execute(sql)
+            cursor.execute(sql, **options)
             description = cursor.description or ()
             rows = cursor.fetchall() if description else []
             query_id = getattr(cursor, "sfqid", None)
@@ -97,14 +98,25 @@ class SnowflakeSession:
                 pass
         return Result(tuple(d[0] for d in description), tuple(tuple(r) for r in rows), query_id=query_id)
 
-    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True) -> Result:
+    def put(self, local_path: Path, stage_dir: str, *, overwrite: bool = True,
+            progress: Progress | None = None) -> Result:
         path = Path(local_path).resolve().as_posix()
         statement = (f"PUT {sql_string('file://' + path)} {sql_string(stage_dir.rstrip('/') + '/')} "
                      f"AUTO_COMPRESS = FALSE OVERWRITE = {'TRUE' if overwrite else 'FALSE'}")
+        options: dict[str, Any] = {}
+        counter = None
+        if progress is not None:
+            counter = putprogress.Counter(progress, Path(local_path).stat().st_size)
+            putprogress.report_chunks()
+            options = {"_put_callback": counter.progress_class(), "_put_callback_output_stream": sys.stderr,
+                       "_show_progress_bar": False}
         try:
-            return self.run(statement)
+            result = self.run(statement, **options)
         except SQLError as exc:
             raise SQLError(f"PUT {local_path} to {stage_dir} failed: {exc}") from exc.__cause__
+        if counter is not None and any(str(r.get("status", "")).upper() == "UPLOADED" for r in result.dicts()):
+            counter.finish()  # whatever the connector reported, the file is all there now
+        return result
 
     def close(self) -> None:
         # An expired session can fail to close: never let that mask the command's result.
