@@ -115,14 +115,21 @@ def main() -> None:
     ap.add_argument("--no-tests", action="store_true", help="models without smoke tests")
     ap.add_argument("--no-candidate", action="store_true", help="plan and apply with --no-candidate")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the JSON and PNG")
+    ap.add_argument("--from-json", help="print and plot the results saved by an earlier run, measuring nothing")
     opts = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     results = {}
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "scale" + ("-no-tests" if opts.no_tests else "") + ("-no-candidate" if opts.no_candidate else "")
+    if opts.from_json:
+        saved = json.loads(Path(opts.from_json).read_text())
+        results, opts.n, stem = saved["results"], [], Path(opts.from_json).stem
     for n in opts.n:
+        before = os.getloadavg()[0]
         results[str(n)] = measure(project(root, n, not opts.no_tests), not opts.no_candidate)
+        # other work on the machine stretches wall times: say how busy it was
+        results[str(n)]["load_average"] = round((before + os.getloadavg()[0]) / 2, 1)
         # written after every size: a long run stopped early keeps what it measured
         (out / f"{stem}.json").write_text(json.dumps({"machine": machine(), "results": results}, indent=1))
         print(f"{n} models done", file=sys.stderr, flush=True)
