@@ -114,7 +114,8 @@ class Cache:
             except OSError:
                 return None
             return [st.st_size, st.st_mtime_ns, st.st_ino]
-        return [stat(path)] + [stat(path.parent / name) for name in _MLFLOW_FILES]
+        # The leading tag changes when what is read changes: older entries are read again.
+        return ["loaders-only"] + [stat(path)] + [stat(path.parent / name) for name in _MLFLOW_FILES]
 
     def read(self, path: Path, framework: str | None = None) -> Provenance:
         path = Path(path)
