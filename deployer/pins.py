@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer import channel, packages, provenance
+from deployer import channel, frameworks, packages, provenance
 from deployer.codegen import CodegenError, packages_for
 from deployer.desired import DesiredState, Model
 from deployer.errors import ManifestError, Problem
@@ -101,6 +101,12 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
             f"{_rel(state.root, p.path)} was written with Python {p.python}; the function runs Python {model.runtime_version}"
             for p in read[model.name] if p.python and ".".join(p.python.split(".")[:2]) != model.runtime_version]
         writers[model.name] = {k: (v, _rel(state.root, f)) for k, (v, f) in merged.items()}
+        plugin = frameworks.get(model.framework)
+        if plugin is not None and plugin.packages_of is not None:
+            # An MLflow folder records every loader it was logged with (mlflow under a natively
+            # loaded sklearn flavor): pin only the packages the function imports.
+            keys = {packages.parse(s).key for s in requested[model.name]}
+            writers[model.name] = {k: w for k, w in writers[model.name].items() if k in keys}
     known.save()
     if problems:
         raise ManifestError(problems)

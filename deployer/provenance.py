@@ -35,6 +35,10 @@ _SKLEARN_KEY = b"_sklearn_version"
 _MEMO = re.compile(rb"(?:\x94|q.|r....)?", re.S)
 _MLFLOW_FLAVORS = {"sklearn": ("sklearn_version", "scikit-learn"), "keras": ("keras_version", "keras"),
                    "tensorflow": ("tf_version", "tensorflow")}
+# MLflow's requirements.txt is the whole logging environment (pandas, numpy, rich ...); only the
+# packages that load a model count as its writers.
+_MLFLOW_LOADERS = frozenset({"mlflow", "scikit-learn", "keras", "tensorflow", "xgboost", "lightgbm",
+                             "onnx", "onnxruntime"})
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,8 @@ class Cache:
             except OSError:
                 return None
             return [st.st_size, st.st_mtime_ns, st.st_ino]
-        return [stat(path)] + [stat(path.parent / name) for name in _MLFLOW_FILES]
+        # The leading tag changes when what is read changes: older entries are read again.
+        return ["loaders-only"] + [stat(path)] + [stat(path.parent / name) for name in _MLFLOW_FILES]
 
     def read(self, path: Path, framework: str | None = None) -> Provenance:
         path = Path(path)
@@ -271,8 +276,10 @@ def _mlflow(folder: Path, versions: dict[str, str], *, only_if_missing: bool = F
     if requirements.is_file():
         for line in requirements.read_text().splitlines():
             m = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([0-9][0-9A-Za-z.+-]*)\s*(?:#.*)?", line)
-            if m:
-                found.setdefault(PackageSpec(m.group(1), "").key, m.group(2))
+            name = PackageSpec(m.group(1), "").key if m else None
+            name = "mlflow" if name == "mlflow-skinny" else name  # the same modules
+            if name in _MLFLOW_LOADERS:
+                found.setdefault(name, m.group(2))
     for package, version in found.items():
         if not only_if_missing or package not in versions:
             versions.setdefault(package, version)

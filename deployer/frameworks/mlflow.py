@@ -1,6 +1,7 @@
 """MLflow: a model folder with an MLmodel file.
 
-Its sklearn flavor is loaded natively (joblib/pickle, no MLflow needed in the function);
+Its sklearn flavor (a pickle) and its keras flavor (a .keras or .h5 file, written by
+mlflow.keras or mlflow.tensorflow) are loaded natively, without MLflow in the function;
 otherwise the python_function flavor through mlflow.pyfunc. The MLmodel signature fills in
 the features and the output type a manifest leaves out (deployer.manifest.load).
 """
@@ -25,13 +26,43 @@ def mlmodel(folder: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def native_flavor(doc: dict[str, Any]) -> str | None:
-    """'sklearn' when the folder holds a pickled scikit-learn model the handler loads itself."""
+def native_flavor(doc: dict[str, Any], folder: Path | None = None) -> str | None:
+    """'sklearn' or 'keras' when the folder holds a model the handler loads itself."""
     flavor = (doc.get("flavors") or {}).get("sklearn") or {}
     if flavor.get("pickled_model") and flavor.get("serialization_format", "cloudpickle") in (
             "pickle", "cloudpickle"):
         return "sklearn"
+    if folder is not None and keras_file(doc, folder):
+        return "keras"
     return None
+
+
+def keras_file(doc: dict[str, Any], folder: Path) -> str | None:
+    """The Keras model file inside the folder, as MLflow lays it out, or None.
+
+    mlflow.keras (Keras 3): flavors.keras, `<data>/model.keras` (an exported SavedModel is
+    left to pyfunc). mlflow.tensorflow: flavors.tensorflow with model_type keras,
+    `<data>/model.h5` (save_format h5) or `<data>/model.keras`; an older SavedModel folder is
+    left to pyfunc. Custom objects are cloudpickled beside the model: pyfunc too.
+    """
+    flavors = doc.get("flavors") or {}
+    keras_flavor, tf_flavor = flavors.get("keras") or {}, flavors.get("tensorflow") or {}
+    if keras_flavor and not keras_flavor.get("save_exported_model"):
+        names, data = ["model.keras"], keras_flavor.get("data") or "data"
+    elif tf_flavor.get("model_type") == "keras":
+        names = ["model.h5"] if tf_flavor.get("save_format") == "h5" else ["model.keras"]
+        data = tf_flavor.get("data") or "data"
+    else:
+        return None
+    if not isinstance(data, str) or any((folder / data / f).exists() for f in CUSTOM_OBJECTS):
+        return None
+    for name in names:
+        if (folder / data / name).is_file():
+            return f"{data}/{name}"
+    return None
+
+
+CUSTOM_OBJECTS = ("custom_objects.cloudpickle", "global_custom_objects.cloudpickle")
 
 
 def check(full: Path, rel: str) -> Iterator[str]:
@@ -47,8 +78,8 @@ def check(full: Path, rel: str) -> Iterator[str]:
         yield f"'{rel}/MLmodel' cannot be read: {str(exc).splitlines()[0]}"
         return
     flavors = doc.get("flavors") or {}
-    if "python_function" not in flavors and native_flavor(doc) is None:
-        yield (f"'{rel}' has no python_function or sklearn flavor "
+    if "python_function" not in flavors and native_flavor(doc, full) is None:
+        yield (f"'{rel}' has no python_function, sklearn or keras flavor "
                f"(flavors: {', '.join(flavors) or 'none'})")
     yield from readable(full / "MLmodel", rel + "/MLmodel")
 
@@ -75,31 +106,48 @@ def signature(folder: Path) -> tuple[list[tuple[str, str]] | None, str | None]:
 
 def packages_of(folder: Path) -> tuple[str, ...]:
     try:
-        if native_flavor(mlmodel(folder)) == "sklearn":
-            return ("scikit-learn", "joblib", "pandas")
+        native = native_flavor(mlmodel(folder), folder)
     except Exception:  # reported by check()
-        pass
+        native = None
+    if native == "sklearn":
+        return ("scikit-learn", "joblib", "pandas")
+    if native == "keras":  # keras too: the version that wrote the file is pinned (as for framework keras)
+        return ("tensorflow", "keras", "pandas")
     return ("mlflow", "pandas")
 
 
 def versions(folder: Path) -> dict[str, str]:
     from deployer import provenance
 
+    from . import keras
+
     found: dict[str, str] = {}
     provenance._mlflow(folder, found)
+    try:
+        doc = mlmodel(folder)
+        model = keras_file(doc, folder)
+    except Exception:  # reported by check()
+        return found
+    if model:
+        # The file's own record first: mlflow.tensorflow's keras_version is TensorFlow's version.
+        found.update(keras.versions(folder / model))
+        tf_flavor = (doc.get("flavors") or {}).get("tensorflow") or {}
+        if tf_flavor.get("keras_version"):
+            found.setdefault("tensorflow", str(tf_flavor["keras_version"]))
     return found
 
 
 def context(folder: Path) -> dict:
     doc = mlmodel(folder)
-    native = native_flavor(doc)
-    pickled = doc["flavors"]["sklearn"]["pickled_model"] if native else None
-    return {"native": native, "pickled": pickled}
+    native = native_flavor(doc, folder)
+    model = (doc["flavors"]["sklearn"]["pickled_model"] if native == "sklearn" else
+             keras_file(doc, folder) if native == "keras" else None)
+    return {"native": native, "pickled": model}
 
 
 FRAMEWORK = Framework(
     name="mlflow",
-    artifacts="an MLflow model folder with MLmodel; its sklearn flavor is loaded natively, else python_function",
+    artifacts="an MLflow model folder with MLmodel; its sklearn and keras flavors are loaded natively, else python_function",
     packages=("mlflow", "pandas"),
     modules=("joblib",),
     check=check,

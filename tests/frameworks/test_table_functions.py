@@ -69,6 +69,8 @@ def test_codegen_writes_a_vectorized_table_function(classifier):
     assert "HANDLER = 'Handler'" in rendered.sql
     assert "class Handler:" in rendered.handler and "def process(self, df):" in rendered.handler
     assert "@_snowflake.vectorized(input=pd.DataFrame)\n    def process" in rendered.handler
+    header = rendered.handler.split("import os")[0]
+    assert "Handler.process()" in header and "predict()" not in header
 
 
 def test_table_and_object_agree_with_the_model(both, data):

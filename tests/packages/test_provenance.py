@@ -83,8 +83,9 @@ def test_mlflow_metadata_beside_the_artifact(tmp_path, scaler):
         "flavors:\n  python_function:\n    python_version: 3.11.7\n  sklearn:\n    sklearn_version: 1.5.1\n")
     (folder / "requirements.txt").write_text("mlflow==2.17.0\npandas==2.2.3  # data\nnumpy>=1.24\n")
     found = provenance.read(folder / "model.pkl")
-    # The pickle's own record wins over the metadata; the rest completes it.
-    assert found.versions == {"scikit-learn": SKLEARN, "mlflow": "2.17.0", "pandas": "2.2.3"}
+    # The pickle's own record wins over the metadata; the rest completes it. requirements.txt
+    # is the logging environment: pandas did not write the model.
+    assert found.versions == {"scikit-learn": SKLEARN, "mlflow": "2.17.0"}
     assert found.python == "3.11.7"
     folder_found = provenance.read(folder)
     assert folder_found.versions["scikit-learn"] == "1.5.1" and folder_found.python == "3.11.7"
