@@ -12,13 +12,14 @@ import sys
 import warnings
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 REAL = ("numpy", "joblib")
 
 
 def read(path: Path, real: tuple[str, ...] = ()) -> tuple[Any, set[str]]:
     """(the object with stand-ins for classes outside `real`, the top-level modules it names)."""
+    from unittest import mock  # asyncio comes with it: not at import time
+
     import joblib
     from joblib import numpy_pickle
 

@@ -21,14 +21,11 @@ from pathlib import Path
 from urllib.parse import quote as urlquote
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
 from deployer import channel, envs, identifiers
 from deployer.engine import catalog as cat
 from deployer.engine import checks, events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
-from deployer.engine.translate import translate
 from deployer.engine.udf import Pool, Spec, Workers, close_all, make_adapter, make_table_adapter
 from deployer.errors import NotSupportedError, SQLError
 from deployer.session import Progress, Result
@@ -261,7 +258,7 @@ class LocalSession:
         if stmt is not None:
             return Result(("status",), (), ("VARCHAR",))
         self._need_packages(sql)
-        t = translate(sql, (self.database, self.schema), self._resolve_call)
+        t = _translate(sql, (self.database, self.schema), self._resolve_call)
         if t.kind == "SELECT":
             described = self.con.execute("DESCRIBE " + t.sql).fetchall()
             return Result(tuple(d[0] for d in described), (), tuple(d[1] for d in described))
@@ -769,13 +766,15 @@ class LocalSession:
             raise SQLError(f"SQL compilation error: {fn.name} is not a table function")
         if fn.key not in self._registered:
             self._register(fn)
+        import sqlglot
+
         exprs = list(args) + [sqlglot.parse_one(d, read="snowflake")
                               for d in fn.arg_defaults[len(args):]]
         return fn.duck_name, [sqltypes.duckdb_type(t) for t in fn.arg_types], exprs
 
     def _generic(self, sql: str) -> Result:
         self._need_packages(sql)
-        t = translate(sql, (self.database, self.schema), self._resolve_call)
+        t = _translate(sql, (self.database, self.schema), self._resolve_call)
         cur = self.con.execute(t.sql)
         if self._udf_error is not None:
             raise self._udf_error
@@ -803,8 +802,18 @@ class LocalSession:
                 pass  # losing a log record must not fail the user's statement
 
 
+def _translate(sql: str, current, resolve):
+    # sqlglot takes ~0.3 s to import: only statements the engine does not parse by hand
+    # (queries, DDL on tables) need it, so SHOW/LIST/DESCRIBE-only commands never load it.
+    from deployer.engine.translate import translate
+
+    return translate(sql, current, resolve)
+
+
 def _fit_score(fn: cat.Function, args: list) -> int:
     """Prefer the overload whose types match literal arguments (Snowflake's overload choice)."""
+    from sqlglot import exp
+
     score = 0
     for a, t in zip(args, fn.short_types):
         if isinstance(a, exp.Literal):
