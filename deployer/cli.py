@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 import traceback
 from typing import Any, Callable
 
 import click
 
-from deployer import __version__
+from deployer import __version__, interrupts
 from deployer.errors import DeployerError
 
 EXIT_ERROR = 1
@@ -36,16 +37,25 @@ class _Group(click.Group):
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 click.echo(f"Try '{exc.ctx.command_path} --help'.", err=True)
         except DeployerError as exc:
+            if interrupts.received:  # the signal ended a statement first: not an engine error
+                _interrupted(interrupts.received)
             if debug:
                 traceback.print_exc()
             click.echo(_prefix(exc), err=True)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            _interrupted(getattr(exc, "signum", None) or interrupts.received or signal.SIGINT)
         except Exception as exc:  # a bug: still one line, the traceback on --debug
             if debug:
                 traceback.print_exc()
             click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         sys.exit(EXIT_ERROR)
+
+
+def _interrupted(signum: int) -> None:
+    """SIGINT: `error: interrupted`, exit 130; SIGTERM/SIGHUP name the signal, exit 143/129."""
+    shown = "" if signum == signal.SIGINT else f" ({interrupts.name(signum)})"
+    click.echo(f"error: interrupted{shown}", err=True)
+    sys.exit(interrupts.exit_code(signum))
 
 
 GLOBAL_FLAGS = ("--debug", "--no-color")
@@ -689,6 +699,7 @@ def refresh(load: Callable[[], Any], out: str | None) -> None:
 
 
 def main() -> None:
+    interrupts.install()
     cli()
 
 

@@ -21,14 +21,13 @@ import importlib.util
 import re
 import shutil
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
 
-from . import channel, envs, frameworks, pins
+from . import channel, envs, frameworks, pins, tempdirs
 from .artifacts import DigestCache, cache_dir, model_files
 from .preflight_cache import PreflightCache, model_key
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
@@ -133,7 +132,7 @@ def _run(state, cache, synthetic_rows, resolution, isolated, progress, passes, o
 
     from .engine import LocalSession  # only preflight needs the engine
 
-    with tempfile.TemporaryDirectory(prefix="deployer-preflight-") as tmp:
+    with tempdirs.folder("preflight") as tmp:
         session = LocalSession(Path(tmp) / "engine", state.database, state.schema,
                                packages_rows=channel.local_rows() + extra_rows, isolated_env=isolated,
                                # Only where the handler runs with the pinned versions does a version
@@ -303,7 +302,7 @@ def _importable(imports):
         yield
         return
     saved_path, saved_modules = list(sys.path), set(sys.modules)
-    with tempfile.TemporaryDirectory(prefix="deployer-imports-") as folder:
+    with tempdirs.folder("imports") as folder:
         for f in imports:
             target = Path(folder) / f.file_name
             shutil.copyfile(f.local_path, target)

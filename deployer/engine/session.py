@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +23,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from deployer import channel, envs, identifiers
+from deployer import channel, envs, identifiers, tempdirs
 from deployer.engine import catalog as cat
 from deployer.engine import checks, events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
@@ -92,7 +91,8 @@ class LocalSession:
         self._pending_events: list[tuple] = []
         self._udf_error: SQLError | None = None
         self._guard = threading.Lock()
-        self._workdir = Path(tempfile.mkdtemp(prefix="deployer-engine-"))
+        tempdirs.sweep()  # what an earlier run killed with SIGKILL left behind
+        self._workdir = tempdirs.make("engine")
         self.parameters: dict[str, str] = {}  # ALTER SESSION SET ...
         try:
             self.catalog = cat.load(self.path / "catalog.json")
@@ -679,7 +679,7 @@ class LocalSession:
 
         ret = sqltypes.duckdb_type(fn.returns)
         adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error,
-                               scale=sqltypes.scale(fn.returns))
+                               scale=sqltypes.scale(fn.returns), failed=lambda: self._udf_error)
         self.con.create_function(
             fn.duck_name, adapter, [_DUCK_TYPES[sqltypes.duckdb_type(t)] for t in fn.arg_types],
             _DUCK_TYPES[ret], type="arrow",

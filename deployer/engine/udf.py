@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,38 @@ _BOOT = ("import runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('',
 
 
 class WorkerError(SQLError):
-    pass
+    timed_out = False
+
+
+# The lifeline: every worker gets the read end of one pipe whose write end only this
+# process holds. When this process dies, however it dies (SIGKILL included), the worker
+# reads EOF and kills its process group (worker.py). PR_SET_PDEATHSIG is no substitute:
+# it fires when the *thread* that started the worker exits, and pools start workers from
+# short-lived threads.
+_lifeline: tuple[int, int, int] | None = None
+_lifeline_lock = threading.Lock()
+_live: "weakref.WeakSet[Worker]" = weakref.WeakSet()
+
+
+def lifeline() -> int:
+    global _lifeline
+    with _lifeline_lock:
+        if _lifeline is None or _lifeline[2] != os.getpid():  # a forked child gets its own
+            r, w = os.pipe()
+            _lifeline = (r, w, os.getpid())
+        return _lifeline[0]
+
+
+halted = False  # set by kill_all: no worker starts after a signal
+
+
+def kill_all() -> None:
+    """Kill every worker of this process with its process group (on a signal: a statement
+    waiting on a busy worker then ends at once instead of at its timeout)."""
+    global halted
+    halted = True
+    for w in list(_live):
+        w.kill_group()
 
 
 class Worker:
@@ -74,11 +106,15 @@ class Worker:
             for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
                 env.pop(name, None)
         self.log = open(self.dir / "stderr.log", "wb")
+        self.ended = False
         self._buf = b""
+        env["DEPLOYER_LIFELINE"] = str(lifeline())
+        # Its own session and process group: a handler's own children are killed with it.
         self.proc = subprocess.Popen(
             [python, "-c", _BOOT, str(Path(__file__).with_name("worker.py"))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env, start_new_session=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env,
+            start_new_session=True, pass_fds=(int(env["DEPLOYER_LIFELINE"]),))
+        _live.add(self)
         send(self.proc.stdin, setup)
         self._hello(spec)
 
@@ -135,9 +171,11 @@ class Worker:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
             self.kill()
-            raise WorkerError(
+            err = WorkerError(
                 f"function {self.spec.label} exceeded the time limit of {self.timeout:g} s "
                 "for one batch; its Python worker was stopped")
+            err.timed_out = True
+            raise err
         data = os.read(fd, 1 << 20)
         if not data:
             code = self.proc.wait()
@@ -174,13 +212,22 @@ class Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def kill(self) -> None:
-        if self.proc.poll() is None:
+    def kill_group(self) -> None:
+        """SIGKILL to the worker's process group: the worker and whatever its handler
+        started. Sent even when the worker itself has exited (its children may not have);
+        the group id stays reserved while any member lives."""
+        if not self.ended:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
                 pass
+
+    def kill(self) -> None:
+        if not self.ended:
+            self.kill_group()
             self.proc.wait()
+            self.ended = True  # reaped: its pid may be reused, never signal it again
+            _live.discard(self)
         for fh in (self.proc.stdin, self.proc.stdout, self.log):
             try:
                 fh.close()
@@ -456,10 +503,12 @@ def _to_numpy(column):
     return column.to_numpy(zero_copy_only=False)
 
 
-def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, scale: int = 0):
+def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, scale: int = 0,
+                 failed=lambda: None):
     """The Arrow-vectorised function DuckDB calls; errors are parked via `on_error`.
 
-    `scale`: the decimals a NUMBER(P,S) result keeps (Snowflake rounds to them)."""
+    `scale`: the decimals a NUMBER(P,S) result keeps (Snowflake rounds to them).
+    `failed`: the error that already failed the running statement, if any."""
     import json
 
     import numpy as np
@@ -470,6 +519,13 @@ def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, sc
 
     def adapter(*columns):
         n = len(columns[0]) if columns else 1
+        # DuckDB folds a constant call at planning and, when that fails, calls again at run
+        # time: a hanging model would cost a timeout per attempt. One is enough.
+        earlier = failed()
+        if earlier is not None and getattr(earlier, "timed_out", False):
+            raise earlier
+        if halted:
+            raise SQLError("interrupted")
         arrays = [_to_numpy(c) for c in columns]
         try:
             w = pool.acquire()
