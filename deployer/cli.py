@@ -102,7 +102,17 @@ def manifest_options(func: Callable[..., Any]) -> Callable[..., Any]:
             if not sep or not key.strip():
                 raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--var")
             overrides[key.strip()] = value
-        loader = functools.partial(load_manifest, file, target=target, overrides=overrides)
+        ctx = click.get_current_context(silent=True)
+
+        def loader() -> Any:
+            state = load_manifest(file, target=target, overrides=overrides)
+            seconds = ctx.meta.get("deployer.udf_timeout") if ctx is not None else None
+            if seconds:  # --udf-timeout: for this command, over the target's setting
+                from dataclasses import replace
+
+                state = replace(state, target=replace(state.target, udf_timeout=seconds))
+            return state
+
         return func(loader, **kwargs)
 
     return wrapper
@@ -113,7 +123,17 @@ def _no_cache(ctx: Any, param: Any, value: bool) -> None:
         ctx.meta["deployer.preflight_cache"] = False
 
 
+def _udf_timeout(ctx: Any, param: Any, value: float | None) -> None:
+    if value is not None:
+        ctx.meta["deployer.udf_timeout"] = value
+
+
 def preflight_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--udf-timeout", type=click.FloatRange(0, 86400, min_open=True), metavar="SECONDS",
+                        expose_value=False, callback=_udf_timeout,
+                        help="Seconds one batch of a model may run locally (preflight, local "
+                             "engine) before it is stopped; over the target's udf_timeout "
+                             "(defaults: 60 in preflight, 180 otherwise).")(func)
     func = click.option("--no-cache", is_flag=True, expose_value=False, callback=_no_cache,
                         help="Run preflight for every model, even those whose exact inputs passed before.")(func)
     func = click.option("--no-isolated-env", is_flag=True,

@@ -138,7 +138,8 @@ def _run(state, cache, synthetic_rows, resolution, isolated, progress, passes, o
                                # Only where the handler runs with the pinned versions does a version
                                # warning speak about the target; with isolation off it speaks about here.
                                warnings_as_errors=(INCONSISTENT_PICKLE,) if isolated else (),
-                               progress=progress, reuse_workers=True)
+                               progress=progress, reuse_workers=True,
+                               udf_timeout=state.target.timeout(preflight=True))
         try:
             for q in (f"CREATE DATABASE IF NOT EXISTS {qualified(state.database)}",
                       f"CREATE SCHEMA IF NOT EXISTS {qualified(state.database, state.schema)}",

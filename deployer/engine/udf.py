@@ -173,7 +173,8 @@ class Worker:
             self.kill()
             err = WorkerError(
                 f"function {self.spec.label} exceeded the time limit of {self.timeout:g} s "
-                "for one batch; its Python worker was stopped")
+                "for one batch; its Python worker was stopped (raise the limit with --udf-timeout "
+                "SECONDS or the target's udf_timeout)")
             err.timed_out = True
             raise err
         data = os.read(fd, 1 << 20)
