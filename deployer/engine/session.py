@@ -650,12 +650,22 @@ class LocalSession:
         return f"{fn.name}({', '.join(fn.short_types)})"
 
     def _register(self, fn: cat.Function) -> None:
-        files = []
+        files, rels = [], {}
         for text in fn.imports:  # stored fully qualified: @DB.SCHEMA.STAGE/path
             loc = st.parse_location(text[1:])
             files.append(stages.stage_root(self.path, *loc.stage) / loc.path)
+            rels[files[-1]] = loc.path
+
+        def check(path: Path, label=self._label(fn)) -> None:
+            # Before a worker loads it (cached): a corrupt model fails the query at once
+            # instead of hanging or crashing inside the framework.
+            if not self._md5.intact(path, rels[path]):
+                raise SQLError(f"the import {path.name} of function {label} does not match the "
+                               f"SHA-256 digest in its stage path {rels[path]} (corrupt); "
+                               "apply uploads it again")
+
         spec = Spec(self._label(fn), fn.handler, fn.body, tuple(files),
-                    fn.log_level or self.log_level, warnings_as_errors=self.warnings_as_errors)
+                    fn.log_level or self.log_level, warnings_as_errors=self.warnings_as_errors, check=check)
         pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers,
                     python=lambda fn=fn: self._python_for(fn), workers=self.workers)
         self._pools[fn.key] = pool

@@ -26,8 +26,9 @@ import tempfile
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from deployer.engine.worker import _HEADER, pack, send, unpack
 from deployer.errors import SQLError
@@ -43,6 +44,7 @@ class Spec:
     log_level: str | None
     vector_input: bool = False  # filled from the worker's handshake
     warnings_as_errors: tuple[str, ...] = ()  # message patterns the handler may not warn (preflight)
+    check: Callable[[Path], None] | None = field(default=None, compare=False)  # raises for a corrupt import
 
 
 # Run worker.py by path (it needs only the standard library) so the handler's
@@ -129,6 +131,12 @@ class Worker:
             if not src.exists():
                 shutil.rmtree(folder, ignore_errors=True)
                 raise SQLError(f"the import {src.name} of function {spec.label} no longer exists on its stage")
+            if spec.check is not None:
+                try:
+                    spec.check(src)
+                except SQLError:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise
             dest = imports / src.name
             try:
                 os.link(src, dest)
