@@ -718,6 +718,50 @@ def refresh(load: Callable[[], Any], out: str | None) -> None:
                f"taken {snapshot.taken} from {snapshot.source}")
 
 
+@cli.group()
+def engine() -> None:
+    """Inspect and repair a local target's engine folder."""
+
+
+def _engine_folder(load: Callable[[], Any]) -> Any:
+    state = load()
+    if state.target.type != "local":
+        raise DeployerError(f"target {state.target.name} is not local: engine check and repair "
+                            "work on a local target's folder (pass -t with one)")
+    return state.target.path
+
+
+def _report(findings: list, folder: Any) -> None:
+    for finding in findings:
+        click.echo(str(finding))
+    if findings:
+        raise DeployerError(f"the local engine at {folder} has {len(findings)} problem(s)")
+    click.echo(f"The local engine at {folder} is healthy.")
+
+
+@engine.command("check")
+@manifest_options
+def engine_check(load: Callable[[], Any]) -> None:
+    """Report what is wrong with the local engine's files; exit 1 if anything is."""
+    from deployer.engine import doctor
+
+    folder = _engine_folder(load)
+    _report(doctor.check(folder), folder)
+
+
+@engine.command("repair")
+@manifest_options
+def engine_repair(load: Callable[[], Any]) -> None:
+    """Rebuild what can be rebuilt (catalog, event table); move unreadable files aside, never delete them."""
+    from deployer.engine import doctor
+
+    folder = _engine_folder(load)
+    done, left = doctor.repair(folder)
+    for line in done:
+        click.echo(f"repaired: {line}")
+    _report(left, folder)
+
+
 def main() -> None:
     interrupts.install()
     cli()

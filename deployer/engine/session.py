@@ -132,8 +132,9 @@ class LocalSession:
             self.close()
             if isinstance(exc, SQLError) or not isinstance(exc, Exception):
                 raise
-            raise SQLError(f"cannot open the local account at {self.path}: "
-                           f"{type(exc).__name__}: {exc}") from None
+            raise SQLError(f"cannot open the local account at {self.path}: {type(exc).__name__}: "
+                           f"{str(exc)[:300]}; `deployer engine check` says what is wrong and "
+                           "`deployer engine repair` rebuilds what it can") from None
 
     def _rows(self) -> list[tuple]:
         if self._packages_rows is None:

@@ -149,6 +149,9 @@ def put(root: Path, rel_dir: str, local_pattern: str, *, auto_compress: bool,
         target_name = name + ".gz" if compress else name
         rel = f"{rel_dir}/{target_name}" if rel_dir else target_name
         dest = root / rel
+        if dest.is_dir():
+            raise SQLError(f"cannot upload {name}: a folder stands where the stage file belongs ({dest}); "
+                           "`deployer engine repair` moves it aside")
         size = os.path.getsize(src)
         if dest.exists() and not overwrite:
             rows.append((name, target_name, size, dest.stat().st_size, "NONE",
