@@ -23,9 +23,10 @@ def make(kind: str) -> Path:
 
 @contextlib.contextmanager
 def folder(kind: str):
+    """Like tempfile.TemporaryDirectory: yields the folder's path as a string."""
     path = make(kind)
     try:
-        yield path
+        yield str(path)
     finally:
         shutil.rmtree(path, ignore_errors=True)
 

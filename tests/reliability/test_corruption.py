@@ -26,5 +26,4 @@ def test_same_size_corruption_is_drift_without_verify_and_a_query_fails_clearly(
     (repair,) = [c for c in plan["changes"] if c["actions"] != ["no-op"]]
     assert repair["type"] == "file" and repair["name"].endswith("m.joblib")
     run(manifest, "apply", "--no-preflight", "--auto-approve")
-    run(manifest, "plan", "--no-preflight", "--detailed-exitcode")
-    assert json.loads(run(manifest, "sql", "--format", "json", "SELECT m(1, 2) AS Y").stdout) == [{"Y": 7.0}]
+    run(manifest, "plan", "--no-preflight", "--detailed-exitcode")  # the query after it: tests/test_rollout.py
