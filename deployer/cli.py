@@ -45,6 +45,8 @@ class _Group(click.Group):
         except KeyboardInterrupt as exc:
             _interrupted(getattr(exc, "signum", None) or interrupts.received or signal.SIGINT)
         except Exception as exc:  # a bug: still one line, the traceback on --debug
+            if interrupts.received:
+                _interrupted(interrupts.received)
             if debug:
                 traceback.print_exc()
             click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
