@@ -660,6 +660,9 @@ class LocalSession:
         def check(path: Path, label=self._label(fn)) -> None:
             # Before a worker loads it (cached): a corrupt model fails the query at once
             # instead of hanging or crashing inside the framework.
+            if not path.is_file():
+                raise SQLError(f"the import {path.name} of function {label} is a folder on its stage, "
+                               "not a file; `deployer engine repair` moves it aside")
             if not self._md5.intact(path, rels[path]):
                 raise SQLError(f"the import {path.name} of function {label} does not match the "
                                f"SHA-256 digest in its stage path {rels[path]} (corrupt); "
