@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 import traceback
 from typing import Any, Callable
 
 import click
 
-from deployer import __version__
+from deployer import __version__, interrupts
 from deployer.errors import DeployerError
 
 EXIT_ERROR = 1
@@ -36,16 +37,27 @@ class _Group(click.Group):
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 click.echo(f"Try '{exc.ctx.command_path} --help'.", err=True)
         except DeployerError as exc:
+            if interrupts.received:  # the signal ended a statement first: not an engine error
+                _interrupted(interrupts.received)
             if debug:
                 traceback.print_exc()
             click.echo(_prefix(exc), err=True)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            _interrupted(getattr(exc, "signum", None) or interrupts.received or signal.SIGINT)
         except Exception as exc:  # a bug: still one line, the traceback on --debug
+            if interrupts.received:
+                _interrupted(interrupts.received)
             if debug:
                 traceback.print_exc()
             click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         sys.exit(EXIT_ERROR)
+
+
+def _interrupted(signum: int) -> None:
+    """SIGINT: `error: interrupted`, exit 130; SIGTERM/SIGHUP name the signal, exit 143/129."""
+    shown = "" if signum == signal.SIGINT else f" ({interrupts.name(signum)})"
+    click.echo(f"error: interrupted{shown}", err=True)
+    sys.exit(interrupts.exit_code(signum))
 
 
 GLOBAL_FLAGS = ("--debug", "--no-color")
@@ -92,7 +104,17 @@ def manifest_options(func: Callable[..., Any]) -> Callable[..., Any]:
             if not sep or not key.strip():
                 raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--var")
             overrides[key.strip()] = value
-        loader = functools.partial(load_manifest, file, target=target, overrides=overrides)
+        ctx = click.get_current_context(silent=True)
+
+        def loader() -> Any:
+            state = load_manifest(file, target=target, overrides=overrides)
+            seconds = ctx.meta.get("deployer.udf_timeout") if ctx is not None else None
+            if seconds:  # --udf-timeout: for this command, over the target's setting
+                from dataclasses import replace
+
+                state = replace(state, target=replace(state.target, udf_timeout=seconds))
+            return state
+
         return func(loader, **kwargs)
 
     return wrapper
@@ -103,7 +125,17 @@ def _no_cache(ctx: Any, param: Any, value: bool) -> None:
         ctx.meta["deployer.preflight_cache"] = False
 
 
+def _udf_timeout(ctx: Any, param: Any, value: float | None) -> None:
+    if value is not None:
+        ctx.meta["deployer.udf_timeout"] = value
+
+
 def preflight_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--udf-timeout", type=click.FloatRange(0, 86400, min_open=True), metavar="SECONDS",
+                        expose_value=False, callback=_udf_timeout,
+                        help="Seconds one batch of a model may run locally (preflight, local "
+                             "engine) before it is stopped; over the target's udf_timeout "
+                             "(defaults: 60 in preflight, 180 otherwise).")(func)
     func = click.option("--no-cache", is_flag=True, expose_value=False, callback=_no_cache,
                         help="Run preflight for every model, even those whose exact inputs passed before.")(func)
     func = click.option("--no-isolated-env", is_flag=True,
@@ -697,7 +729,52 @@ def refresh(load: Callable[[], Any], out: str | None) -> None:
                f"taken {snapshot.taken} from {snapshot.source}")
 
 
+@cli.group()
+def engine() -> None:
+    """Inspect and repair a local target's engine folder."""
+
+
+def _engine_folder(load: Callable[[], Any]) -> Any:
+    state = load()
+    if state.target.type != "local":
+        raise DeployerError(f"target {state.target.name} is not local: engine check and repair "
+                            "work on a local target's folder (pass -t with one)")
+    return state.target.path
+
+
+def _report(findings: list, folder: Any) -> None:
+    for finding in findings:
+        click.echo(str(finding))
+    if findings:
+        raise DeployerError(f"the local engine at {folder} has {len(findings)} problem(s)")
+    click.echo(f"The local engine at {folder} is healthy.")
+
+
+@engine.command("check")
+@manifest_options
+def engine_check(load: Callable[[], Any]) -> None:
+    """Report what is wrong with the local engine's files; exit 1 if anything is."""
+    from deployer.engine import doctor
+
+    folder = _engine_folder(load)
+    _report(doctor.check(folder), folder)
+
+
+@engine.command("repair")
+@manifest_options
+def engine_repair(load: Callable[[], Any]) -> None:
+    """Rebuild what can be rebuilt (catalog, event table); move unreadable files aside, never delete them."""
+    from deployer.engine import doctor
+
+    folder = _engine_folder(load)
+    done, left = doctor.repair(folder)
+    for line in done:
+        click.echo(f"repaired: {line}")
+    _report(left, folder)
+
+
 def main() -> None:
+    interrupts.install()
     cli()
 
 

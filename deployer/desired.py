@@ -164,6 +164,16 @@ class Target:
     path: Path | None = None  # local engine folder
     warehouse: str | None = None  # snowflake targets: stored identifiers
     role: str | None = None
+    udf_timeout: float | None = None  # seconds per batch in the local engine; None: the defaults
+
+    def timeout(self, preflight: bool = False) -> float:
+        # Preflight runs a handful of rows: a model that needs minutes for them is broken,
+        # and validate should say so quickly.
+        return self.udf_timeout or (PREFLIGHT_UDF_TIMEOUT if preflight else QUERY_UDF_TIMEOUT)
+
+
+QUERY_UDF_TIMEOUT = 180.0
+PREFLIGHT_UDF_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,10 @@ the apply there: the candidate is dropped and the live function was never touche
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Callable
 
-from deployer import releases
+from deployer import releases, tempdirs
 from deployer.desired import CANDIDATE_SUFFIX, SIGNATURE_TYPES, base_type
 from deployer.errors import DeployerError, SQLError
 from deployer.plan import Change, Plan, PutFile, RunSQL, TestFunction, WriteRelease
@@ -76,7 +75,7 @@ def _run(session: Session, op, on_test: Callable[[TestResult], None]) -> None:
                                + ": " + "; ".join(r.describe() for r in failed))
     elif isinstance(op, WriteRelease):
         name, record = releases.finish(op.record)
-        with tempfile.TemporaryDirectory(prefix="deployer-release-") as folder:
+        with tempdirs.folder("release") as folder:
             path = Path(folder) / name
             path.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
             session.put(path, op.stage_dir, overwrite=False)

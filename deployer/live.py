@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deployer import releases, stagepath
+from deployer import releases, stagepath, tempdirs
 from deployer.codegen import split_comment, sql_string
 from deployer.desired import DesiredState
 from deployer.errors import SQLError
@@ -118,7 +117,7 @@ def _corrupt(session: Session, stage: str, files: dict[str, int]) -> frozenset[s
         match = _ADDRESSED.match(path)
         if not match:
             continue
-        with tempfile.TemporaryDirectory(prefix="deployer-verify-") as folder:
+        with tempdirs.folder("verify") as folder:
             session.run(f"GET @{stage}/{path} {sql_string('file://' + Path(folder).as_posix() + '/')} "
                         f"PATTERN = {sql_string(stagepath.exact_pattern(path))}")
             got = Path(folder) / match["name"]
@@ -139,7 +138,7 @@ def _releases(session: Session, stage: str, files: dict[str, int]) -> tuple[Rele
     """Every release record on the stage, in one GET (only when LIST showed some)."""
     if not any(releases.is_record(p) for p in files):
         return ()
-    with tempfile.TemporaryDirectory(prefix="deployer-releases-") as folder:
+    with tempdirs.folder("releases") as folder:
         session.run(f"GET @{stage} {sql_string('file://' + Path(folder).as_posix() + '/')} "
                     f"PATTERN = {sql_string('.*/[.]releases/[^/]*[.]json')}")
         found = []

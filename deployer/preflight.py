@@ -19,13 +19,12 @@ import importlib.metadata as metadata
 import importlib.util
 import re
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from . import channel, envs, frameworks, pickles, pins
+from . import channel, envs, frameworks, pickles, pins, tempdirs
 from .artifacts import DigestCache, cache_dir, model_files
 from .preflight_cache import PreflightCache, model_key
 from .codegen import RenderedFunction, packages_for, render_function, render_stage
@@ -130,13 +129,14 @@ def _run(state, cache, synthetic_rows, resolution, isolated, progress, passes, o
 
     from .engine import LocalSession  # only preflight needs the engine
 
-    with tempfile.TemporaryDirectory(prefix="deployer-preflight-") as tmp:
+    with tempdirs.folder("preflight") as tmp:
         session = LocalSession(Path(tmp) / "engine", state.database, state.schema,
                                packages_rows=channel.local_rows() + extra_rows, isolated_env=isolated,
                                # Only where the handler runs with the pinned versions does a version
                                # warning speak about the target; with isolation off it speaks about here.
                                warnings_as_errors=(INCONSISTENT_PICKLE,) if isolated else (),
-                               progress=progress, reuse_workers=True)
+                               progress=progress, reuse_workers=True,
+                               udf_timeout=state.target.timeout(preflight=True))
         try:
             for q in (f"CREATE DATABASE IF NOT EXISTS {qualified(state.database)}",
                       f"CREATE SCHEMA IF NOT EXISTS {qualified(state.database, state.schema)}",

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -218,6 +219,7 @@ def test_apply_killed_at_random_points_converges(tmp_path):
     manifest = write(tmp_path, "a", "b")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rng = random.Random(7)
+    killed = []
     for i in range(20):
         expect = 7.0 + i + 1
         fit([1.0 + i + 1, 2.0], tmp_path / "models" / "a.joblib")
@@ -227,26 +229,44 @@ def test_apply_killed_at_random_points_converges(tmp_path):
         time.sleep(rng.uniform(0.5, 5.0))
         child.send_signal(signal.SIGKILL)
         child.wait()
+        killed.append(child.pid)
         # Converge in this process (the killed one was a real CLI process).
         run(manifest, "apply", "--no-preflight", "--auto-approve", "--var", f"expect_a={expect}")
         run(manifest, "plan", "--no-preflight", "--detailed-exitcode", "--var", f"expect_a={expect}")
         assert query(manifest, "SELECT a(1, 2) AS Y") == [{"Y": pytest.approx(expect)}]
         assert query(manifest, "SELECT b(1, 2) AS Y") == [{"Y": pytest.approx(7.0)}]
+    # No orphan: a worker's cwd is inside its engine's folder, named with the engine's pid.
+    owners = tuple(f"deployer-engine-{pid}-" for pid in killed)
+    orphans = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cwd = os.readlink(proc / "cwd")  # fails for a zombie: it is dead
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if any(o in cwd for o in owners) and state != "Z":
+            orphans.append((proc.name, cwd))
+    assert orphans == []
+    leaked = [n for n in os.listdir(tempfile.gettempdir()) for pid in killed
+              if n.startswith("deployer-") and f"-{pid}-" in n]
+    assert leaked == []
 
 
-def test_same_size_corruption_is_found_by_verify_and_repaired_by_apply(tmp_path):
+def test_same_size_corruption_is_found_and_repaired_by_apply(tmp_path):
+    """The local engine checks content against the address itself (LIST leaves out a corrupt
+    file, as lost); --verify, which fetches and hashes each file, agrees."""
     manifest = write(tmp_path, "m")
     run(manifest, "apply", "--no-preflight", "--auto-approve")
     (staged,) = [p for p in (tmp_path / ".deployer" / "local").rglob("m.joblib")]
     data = bytearray(staged.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, different bytes
     staged.write_bytes(bytes(data))
-    assert "in sync" in run(manifest, "status").stdout  # sizes and names cannot tell
-    status = run(manifest, "status", "--verify").stdout
-    assert "DRIFTED" in status and "does not match its SHA-256 address (corrupt)" in status
-    plan = json.loads(run(manifest, "plan", "--no-preflight", "--verify", "--format", "json").stdout)
-    (repair,) = [c for c in plan["changes"] if c["actions"] != ["no-op"]]
-    assert repair["type"] == "file" and repair["actions"] == ["update"] and "do not match" in repair["reasons"][0]
+    for verify in ((), ("--verify",)):
+        status = run(manifest, "status", *verify).stdout
+        assert "DRIFTED" in status and "m.joblib is missing from the stage" in status
+        plan = json.loads(run(manifest, "plan", "--no-preflight", *verify, "--format", "json").stdout)
+        (repair,) = [c for c in plan["changes"] if c["actions"] != ["no-op"]]
+        assert repair["type"] == "file" and repair["name"].endswith("m.joblib")
     run(manifest, "apply", "--no-preflight", "--auto-approve", "--verify")
     assert staged.read_bytes() != bytes(data)
     run(manifest, "plan", "--no-preflight", "--verify", "--detailed-exitcode")

@@ -215,17 +215,20 @@ def journal_path(path: Path) -> Path:
 
 
 def load(path: Path) -> Catalog:
-    catalog = Catalog.from_json(path.read_text()) if path.exists() else Catalog()
+    try:
+        catalog = Catalog.from_json(path.read_text()) if path.exists() else Catalog()
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"{path.name} is truncated or corrupt ({type(exc).__name__}: {exc})") from None
     log = journal_path(path)
     if log.exists():
         lines = log.read_text().splitlines()
         for i, line in enumerate(lines):
             try:
                 catalog.replay(line)
-            except ValueError:
-                if i == len(lines) - 1:
+            except (ValueError, TypeError, KeyError) as exc:
+                if i == len(lines) - 1 and isinstance(exc, ValueError):
                     break  # a line cut short by a crash: that change never completed
-                raise
+                raise ValueError(f"{log.name} line {i + 1} is corrupt ({type(exc).__name__}: {exc})") from None
         catalog.journal_lines = len(lines)
     return catalog
 

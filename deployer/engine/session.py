@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +21,7 @@ from urllib.parse import quote as urlquote
 
 import duckdb
 
-from deployer import channel, envs, identifiers
+from deployer import channel, envs, identifiers, tempdirs
 from deployer.engine import catalog as cat
 from deployer.engine import checks, events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
@@ -89,7 +88,8 @@ class LocalSession:
         self._pending_events: list[tuple] = []
         self._udf_error: SQLError | None = None
         self._guard = threading.Lock()
-        self._workdir = Path(tempfile.mkdtemp(prefix="deployer-engine-"))
+        tempdirs.sweep()  # what an earlier run killed with SIGKILL left behind
+        self._workdir = tempdirs.make("engine")
         self.parameters: dict[str, str] = {}  # ALTER SESSION SET ...
         try:
             self.catalog = cat.load(self.path / "catalog.json")
@@ -129,8 +129,9 @@ class LocalSession:
             self.close()
             if isinstance(exc, SQLError) or not isinstance(exc, Exception):
                 raise
-            raise SQLError(f"cannot open the local account at {self.path}: "
-                           f"{type(exc).__name__}: {exc}") from None
+            raise SQLError(f"cannot open the local account at {self.path}: {type(exc).__name__}: "
+                           f"{str(exc)[:300]}; `deployer engine check` says what is wrong and "
+                           "`deployer engine repair` rebuilds what it can") from None
 
     def _rows(self) -> list[tuple]:
         if self._packages_rows is None:
@@ -651,14 +652,27 @@ class LocalSession:
         return f"{fn.name}({', '.join(fn.short_types)})"
 
     def _register(self, fn: cat.Function) -> None:
-        files = []
+        files, rels = [], {}
         for text in fn.imports:  # stored fully qualified: @DB.SCHEMA.STAGE/path
             loc = st.parse_location(text[1:])
             files.append(stages.stage_root(self.path, *loc.stage) / loc.path)
+            rels[files[-1]] = loc.path
+
+        def check(path: Path, label=self._label(fn)) -> None:
+            # Before a worker loads it (cached): a corrupt model fails the query at once
+            # instead of hanging or crashing inside the framework.
+            if not path.is_file():
+                raise SQLError(f"the import {path.name} of function {label} is a folder on its stage, "
+                               "not a file; `deployer engine repair` moves it aside")
+            if not self._md5.intact(path, rels[path]):
+                raise SQLError(f"the import {path.name} of function {label} does not match the "
+                               f"SHA-256 digest in its stage path {rels[path]} (corrupt); "
+                               "apply uploads it again")
+
         spec = Spec(self._label(fn), fn.handler, fn.body, tuple(files),
                     fn.log_level or self.log_level, warnings_as_errors=self.warnings_as_errors,
                     arg_names=fn.arg_names,
-                    columns=tuple(n for n, _ in fn.columns) if fn.is_table else None)
+                    columns=tuple(n for n, _ in fn.columns) if fn.is_table else None, check=check)
         pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers,
                     python=lambda fn=fn: self._python_for(fn), workers=self.workers)
         self._pools[fn.key] = pool
@@ -682,12 +696,13 @@ class LocalSession:
 
         if fn.is_table:
             columns = [(n, sqltypes.duckdb_type(t), sqltypes.scale(t)) for n, t in fn.columns]
-            adapter = make_table_adapter(pool, len(fn.arg_types), columns, on_logs, on_error)
+            adapter = make_table_adapter(pool, len(fn.arg_types), columns, on_logs, on_error,
+                                         failed=lambda: self._udf_error)
             returns = duckdb.list_type(duckdb.struct_type({n: _DUCK_TYPES[t] for n, t, _ in columns}))
         else:
             ret = sqltypes.duckdb_type(fn.returns)
             adapter = make_adapter(pool, len(fn.arg_types), ret, on_logs, on_error,
-                                   scale=sqltypes.scale(fn.returns))
+                                   scale=sqltypes.scale(fn.returns), failed=lambda: self._udf_error)
             returns = _DUCK_TYPES[ret]
         self.con.create_function(
             fn.duck_name, adapter, [_DUCK_TYPES[sqltypes.duckdb_type(t)] for t in fn.arg_types],

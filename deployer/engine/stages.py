@@ -6,6 +6,12 @@ import directory made of hard links) never sees a half-written file.
 LIST reports an MD5 per file. Digests are kept in `<account>/stages/.md5.json`, keyed by
 path, size, mtime and inode: a file unchanged since it was written or last listed is not
 read again, so listing a stage holding a 1 GB model reads nothing.
+
+deployer stores files at content-addressed paths (`<MODEL>/<sha256[:12]>/<file>`). The engine
+checks a file there against its address and treats one that no longer matches as lost: LIST
+omits it and no worker loads it. So the one reading path above the session interface (live.py
+sees a missing file, apply uploads it again) repairs same-size corruption here as a lost file
+on Snowflake, without --verify and without a second code path.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -39,22 +46,31 @@ def stage_root(account: Path, db: str, schema: str, stage: str) -> Path:
     return account / "stages" / quote(db, safe="") / quote(schema, safe="") / quote(stage, safe="")
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
+_ADDRESSED = re.compile(r"[^/]+/[0-9a-f]{12}/[^/]+")  # deployer's layout, as live.py reads it
+
+
+def _digests(path: Path) -> tuple[str, str]:
+    """(md5, sha256) of a file in one read."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+            md5.update(chunk)
+            sha.update(chunk)
+    return md5.hexdigest(), sha.hexdigest()
 
 
 class Md5Cache:
-    """MD5s of staged files by (size, mtime_ns, inode); `reads` counts files actually hashed."""
+    """MD5 and SHA-256 of staged files by (size, mtime_ns, inode); `reads` counts files
+    actually hashed. Not by ctime: the engine's own hard links (a worker's import folder)
+    change a file's ctime at every worker start and stop, and would make each one re-read
+    a 1 GB model; an in-place rewrite changes mtime."""
 
     def __init__(self, path: Path | None):
         self.path = path
         self.reads = 0
         self._entries: dict[str, list] = {}
         self._dirty = False
+        self._lock = threading.Lock()  # workers start from several threads
         if path is not None and path.is_file():
             try:
                 self._entries = dict(json.loads(path.read_text()))
@@ -65,25 +81,39 @@ class Md5Cache:
     def _key(st: os.stat_result) -> list:
         return [st.st_size, st.st_mtime_ns, st.st_ino]
 
-    def md5(self, path: Path, st: os.stat_result) -> str:
+    def digests(self, path: Path, st: os.stat_result) -> tuple[str, str]:
         name, key = str(path), self._key(st)
-        entry = self._entries.get(name)
-        if entry is not None and entry[:3] == key:
-            return entry[3]
-        digest = _md5(path)
-        self.reads += 1
-        self.remember(path, st, digest)
-        return digest
+        with self._lock:
+            entry = self._entries.get(name)
+        if entry is not None and len(entry) == 5 and entry[:3] == key:
+            return entry[3], entry[4]
+        found = _digests(path)
+        with self._lock:
+            self.reads += 1
+        self.remember(path, st, found)
+        return found
 
-    def remember(self, path: Path, st: os.stat_result, digest: str) -> None:
-        self._entries[str(path)] = self._key(st) + [digest]
-        self._dirty = True
+    def md5(self, path: Path, st: os.stat_result) -> str:
+        return self.digests(path, st)[0]
+
+    def intact(self, path: Path, rel: str) -> bool:
+        """False when `rel` is a content-addressed path whose file's SHA-256 does not start
+        with the digest in it (the file was corrupted after it was written)."""
+        if not _ADDRESSED.fullmatch(rel):
+            return True
+        return self.digests(path, path.stat())[1].startswith(rel.rsplit("/", 2)[-2])
+
+    def remember(self, path: Path, st: os.stat_result, found: tuple[str, str]) -> None:
+        with self._lock:
+            self._entries[str(path)] = self._key(st) + list(found)
+            self._dirty = True
 
     def save(self) -> None:
         if self.path is None or not self._dirty:
             return
         # forget files that are gone, so the cache does not grow with every release
-        self._entries = {k: v for k, v in self._entries.items() if os.path.exists(k)}
+        with self._lock:
+            self._entries = {k: v for k, v in self._entries.items() if os.path.exists(k)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self._entries))
@@ -122,6 +152,9 @@ def put(root: Path, rel_dir: str, local_pattern: str, *, auto_compress: bool,
         target_name = name + ".gz" if compress else name
         rel = f"{rel_dir}/{target_name}" if rel_dir else target_name
         dest = root / rel
+        if dest.is_dir():
+            raise SQLError(f"cannot upload {name}: a folder stands where the stage file belongs ({dest}); "
+                           "`deployer engine repair` moves it aside")
         size = os.path.getsize(src)
         if dest.exists() and not overwrite:
             rows.append((name, target_name, size, dest.stat().st_size, "NONE",
@@ -129,17 +162,19 @@ def put(root: Path, rel_dir: str, local_pattern: str, *, auto_compress: bool,
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        digest = None
+        found = None
         if compress:
             with open(src, "rb") as fin, gzip.open(tmp, "wb") as fout:
                 shutil.copyfileobj(fin, fout)
+            if progress is not None:
+                progress(size, size)
         elif not (link and _link(src, tmp)):
-            digest = _copy_md5(src, tmp, progress)  # the copy reads every byte anyway: LIST need not
+            found = _copy_hashing(src, tmp, progress)  # the copy reads every byte anyway: LIST need not
         elif progress is not None:
             progress(size, size)
         os.replace(tmp, dest)
-        if digest is not None:
-            cache.remember(dest, dest.stat(), digest)
+        if found is not None:
+            cache.remember(dest, dest.stat(), found)
         rows.append((name, target_name, size, dest.stat().st_size, "NONE",
                      "GZIP" if compress else "NONE", "UPLOADED", ""))
     return rows
@@ -153,19 +188,20 @@ def _link(src: str, dest: Path) -> bool:
         return False
 
 
-def _copy_md5(src: str, dest: Path, progress: Progress | None = None) -> str:
-    h = hashlib.md5()
+def _copy_hashing(src: str, dest: Path, progress: Progress | None = None) -> tuple[str, str]:
+    md5, sha = hashlib.md5(), hashlib.sha256()
     total, done = os.path.getsize(src), 0
     with open(src, "rb") as fin, open(dest, "wb") as fout:
         for chunk in iter(lambda: fin.read(1 << 20), b""):
-            h.update(chunk)
+            md5.update(chunk)
+            sha.update(chunk)
             fout.write(chunk)
             done += len(chunk)
             if progress is not None:
                 progress(done, total)
     if progress is not None and done == 0:
         progress(0, 0)  # an empty file is done too
-    return h.hexdigest()
+    return md5.hexdigest(), sha.hexdigest()
 
 
 def list_files(root: Path, prefix: str, pattern: str | None = None, *,
@@ -189,7 +225,10 @@ def list_files(root: Path, prefix: str, pattern: str | None = None, *,
             if regex and not regex.fullmatch(rel):
                 continue
             st = full.stat()
-            out.append(StagedFile(rel, st.st_size, cache.md5(full, st) if md5 else "", st.st_mtime))
+            if not md5:
+                out.append(StagedFile(rel, st.st_size, "", st.st_mtime))
+            elif cache.intact(full, rel):
+                out.append(StagedFile(rel, st.st_size, cache.md5(full, st), st.st_mtime))
     return sorted(out, key=lambda f: f.path)
 
 

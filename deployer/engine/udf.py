@@ -25,8 +25,10 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from deployer.engine.worker import _HEADER, pack, send, unpack
 from deployer.errors import SQLError
@@ -44,6 +46,7 @@ class Spec:
     warnings_as_errors: tuple[str, ...] = ()  # message patterns the handler may not warn (preflight)
     arg_names: tuple[str, ...] = ()  # a vectorized table function's input column names
     columns: tuple[str, ...] | None = None  # a table function's output columns; None: scalar
+    check: Callable[[Path], None] | None = field(default=None, compare=False)  # raises for a corrupt import
 
 
 # Run worker.py by path (it needs only the standard library) so the handler's
@@ -53,7 +56,38 @@ _BOOT = ("import runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('',
 
 
 class WorkerError(SQLError):
-    pass
+    timed_out = False
+
+
+# The lifeline: every worker gets the read end of one pipe whose write end only this
+# process holds. When this process dies, however it dies (SIGKILL included), the worker
+# reads EOF and kills its process group (worker.py). PR_SET_PDEATHSIG is no substitute:
+# it fires when the *thread* that started the worker exits, and pools start workers from
+# short-lived threads.
+_lifeline: tuple[int, int, int] | None = None
+_lifeline_lock = threading.Lock()
+_live: "weakref.WeakSet[Worker]" = weakref.WeakSet()
+
+
+def lifeline() -> int:
+    global _lifeline
+    with _lifeline_lock:
+        if _lifeline is None or _lifeline[2] != os.getpid():  # a forked child gets its own
+            r, w = os.pipe()
+            _lifeline = (r, w, os.getpid())
+        return _lifeline[0]
+
+
+halted = False  # set by kill_all: no worker starts after a signal
+
+
+def kill_all() -> None:
+    """Kill every worker of this process with its process group (on a signal: a statement
+    waiting on a busy worker then ends at once instead of at its timeout)."""
+    global halted
+    halted = True
+    for w in list(_live):
+        w.kill_group()
 
 
 class Worker:
@@ -76,11 +110,15 @@ class Worker:
             for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
                 env.pop(name, None)
         self.log = open(self.dir / "stderr.log", "wb")
+        self.ended = False
         self._buf = b""
+        env["DEPLOYER_LIFELINE"] = str(lifeline())
+        # Its own session and process group: a handler's own children are killed with it.
         self.proc = subprocess.Popen(
             [python, "-c", _BOOT, str(Path(__file__).with_name("worker.py"))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env, start_new_session=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env,
+            start_new_session=True, pass_fds=(int(env["DEPLOYER_LIFELINE"]),))
+        _live.add(self)
         send(self.proc.stdin, setup)
         self._hello(spec)
 
@@ -95,6 +133,12 @@ class Worker:
             if not src.exists():
                 shutil.rmtree(folder, ignore_errors=True)
                 raise SQLError(f"the import {src.name} of function {spec.label} no longer exists on its stage")
+            if spec.check is not None:
+                try:
+                    spec.check(src)
+                except SQLError:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise
             dest = imports / src.name
             try:
                 os.link(src, dest)
@@ -139,9 +183,12 @@ class Worker:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
             self.kill()
-            raise WorkerError(
+            err = WorkerError(
                 f"function {self.spec.label} exceeded the time limit of {self.timeout:g} s "
-                "for one batch; its Python worker was stopped")
+                "for one batch; its Python worker was stopped (raise the limit with --udf-timeout "
+                "SECONDS or the target's udf_timeout)")
+            err.timed_out = True
+            raise err
         data = os.read(fd, 1 << 20)
         if not data:
             code = self.proc.wait()
@@ -178,13 +225,22 @@ class Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def kill(self) -> None:
-        if self.proc.poll() is None:
+    def kill_group(self) -> None:
+        """SIGKILL to the worker's process group: the worker and whatever its handler
+        started. Sent even when the worker itself has exited (its children may not have);
+        the group id stays reserved while any member lives."""
+        if not self.ended:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
                 pass
+
+    def kill(self) -> None:
+        if not self.ended:
+            self.kill_group()
             self.proc.wait()
+            self.ended = True  # reaped: its pid may be reused, never signal it again
+            _live.discard(self)
         for fh in (self.proc.stdin, self.proc.stdout, self.log):
             try:
                 fh.close()
@@ -483,8 +539,17 @@ def _to_arrow(out, duck_type: str, scale: int):
     return pa.array(out, type=_arrow_type(duck_type), from_pandas=True)
 
 
-def _run_batch(pool: Pool, arrays: list, n: int, on_logs, on_error):
-    """One round trip to a worker of `pool`: its answer, or SQLError (parked via on_error)."""
+def _run_batch(pool: Pool, arrays: list, n: int, on_logs, on_error, failed=lambda: None):
+    """One round trip to a worker of `pool`: its answer, or SQLError (parked via on_error).
+
+    `failed`: the error that already failed the running statement, if any."""
+    # DuckDB folds a constant call at planning and, when that fails, calls again at run
+    # time: a hanging model would cost a timeout per attempt. One is enough.
+    earlier = failed()
+    if earlier is not None and getattr(earlier, "timed_out", False):
+        raise earlier
+    if halted:
+        raise SQLError("interrupted")
     try:
         w = pool.acquire()
     except SQLError as exc:
@@ -517,7 +582,8 @@ def _lambda(adapter, arity: int):
     return eval(f"lambda {params}: adapter({params})", {"adapter": adapter})
 
 
-def make_table_adapter(pool: Pool, arity: int, columns: list[tuple[str, str, int]], on_logs, on_error):
+def make_table_adapter(pool: Pool, arity: int, columns: list[tuple[str, str, int]], on_logs, on_error,
+                       failed=lambda: None):
     """A table function for DuckDB: per input row, the LIST of its output rows as STRUCTs
     (`columns`: name, DuckDB type, scale); the query UNNESTs it beside the input row."""
     import numpy as np
@@ -527,7 +593,7 @@ def make_table_adapter(pool: Pool, arity: int, columns: list[tuple[str, str, int
 
     def adapter(*inputs):
         n = len(inputs[0]) if inputs else 1
-        out = _run_batch(pool, [_to_numpy(c) for c in inputs], n, on_logs, on_error)
+        out = _run_batch(pool, [_to_numpy(c) for c in inputs], n, on_logs, on_error, failed)
         try:
             values = [_to_arrow(unpack(c), t, scale) for c, (_, t, scale) in zip(out["columns"], columns)]
             rows = pa.StructArray.from_arrays(values, fields=list(struct))
@@ -545,15 +611,17 @@ def make_table_adapter(pool: Pool, arity: int, columns: list[tuple[str, str, int
     return _lambda(adapter, arity)
 
 
-def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, scale: int = 0):
+def make_adapter(pool: Pool, arity: int, return_type: str, on_logs, on_error, scale: int = 0,
+                 failed=lambda: None):
     """The Arrow-vectorised function DuckDB calls; errors are parked via `on_error`.
 
-    `scale`: the decimals a NUMBER(P,S) result keeps (Snowflake rounds to them)."""
+    `scale`: the decimals a NUMBER(P,S) result keeps (Snowflake rounds to them).
+    `failed`: the error that already failed the running statement, if any."""
     import pyarrow as pa
 
     def adapter(*columns):
         n = len(columns[0]) if columns else 1
-        out = _run_batch(pool, [_to_numpy(c) for c in columns], n, on_logs, on_error)
+        out = _run_batch(pool, [_to_numpy(c) for c in columns], n, on_logs, on_error, failed)
         try:
             return _to_arrow(out, return_type, scale)
         except (pa.ArrowException, TypeError, ValueError) as exc:

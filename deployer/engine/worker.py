@@ -309,9 +309,42 @@ def _table_call(cls, kind: str, names: list, width: int, args: list, n: int, ste
     return columns, np.asarray(counts, dtype=np.int64)
 
 
+def _die_with_parent() -> None:
+    """End this process group (the worker and its handler's children) when the engine
+    process dies, however it dies: the lifeline pipe (udf.py) reads EOF then, and the
+    parent pid check covers a missing lifeline. A thread, so a busy handler cannot delay it."""
+    import select
+    import signal
+    import threading
+    import time
+
+    fd = os.environ.pop("DEPLOYER_LIFELINE", None)
+    fd = int(fd) if fd and fd.isdigit() else None
+    if fd is not None:
+        try:
+            os.set_inheritable(fd, False)  # not into the handler's own children
+        except OSError:
+            fd = None
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            if fd is None:
+                time.sleep(0.5)
+            elif select.select([fd], [], [], 0.5)[0] and not os.read(fd, 1):
+                break  # EOF: the engine is gone
+        try:
+            os.killpg(os.getpgid(0), signal.SIGKILL)
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="lifeline").start()
+
+
 def main() -> None:
     import traceback
 
+    _die_with_parent()
     channel = os.fdopen(os.dup(1), "wb")
     inbox = os.fdopen(os.dup(0), "rb")
     os.dup2(2, 1)  # handler prints go to stderr, never into the channel

@@ -161,6 +161,7 @@ def normalize(data: dict[str, Any], path: Path, target_name: str, variables: Map
         warehouse=identifiers.normalize(spec["warehouse"]) if spec.get("warehouse") else None,
         role=identifiers.normalize(spec["role"]) if spec.get("role") else None,
         path=(root / spec.get("path", DEFAULT_LOCAL_PATH)).resolve() if spec["type"] == "local" else None,
+        udf_timeout=float(spec["udf_timeout"]) if spec.get("udf_timeout") else None,
     )
     defaults = data.get("defaults") or {}
     models = tuple(_model(m, defaults, root) for m in data["models"])

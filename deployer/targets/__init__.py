@@ -29,7 +29,8 @@ def open_session(state: DesiredState, command: str = "sql", log_sql: str | Path 
     if target.type == "local":
         from deployer.engine import LocalSession
 
-        session: Session = LocalSession(target.path, database=state.database, schema=state.schema, command=command)
+        session: Session = LocalSession(target.path, database=state.database, schema=state.schema, command=command,
+                                        udf_timeout=target.timeout())
         session.run(f"ALTER SESSION SET QUERY_TAG = {sql_string(query_tag(state, command))}")
     elif target.type == "snowflake":
         from deployer.targets.snowflake import SnowflakeSession

@@ -13,13 +13,13 @@ from deployer.engine import LocalSession, stages
 def hashed(monkeypatch):
     """Paths whose bytes were read to compute an MD5."""
     seen = []
-    original = stages._md5
+    original = stages._digests
 
     def counting(path):
         seen.append(path.name)
         return original(path)
 
-    monkeypatch.setattr(stages, "_md5", counting)
+    monkeypatch.setattr(stages, "_digests", counting)
     return seen
 
 
