@@ -3,6 +3,7 @@ offering (one query per command) and the pure resolver meet."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
     conflicts: dict[str, list[str]] = {}
     index = _indexes(state)  # one pass: looking each model up in turn was quadratic
     known = provenance.Cache(state.root / ".deployer" / "cache" / "provenance.json")
+    rel = _Relative(state.root)
     for model in models:
         where = f"models[{index.get(model.name, 0)}]"
         try:
@@ -98,9 +100,9 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
         merged, found = provenance.merged(list(read[model.name]))
         conflicts[model.name] = [f"artifacts written by different versions: {c}; pinning for the first" for c in found]
         conflicts[model.name] += [
-            f"{_rel(state.root, p.path)} was written with Python {p.python}; the function runs Python {model.runtime_version}"
+            f"{rel(p.path)} was written with Python {p.python}; the function runs Python {model.runtime_version}"
             for p in read[model.name] if p.python and ".".join(p.python.split(".")[:2]) != model.runtime_version]
-        writers[model.name] = {k: (v, _rel(state.root, f)) for k, (v, f) in merged.items()}
+        writers[model.name] = {k: (v, rel(f)) for k, (v, f) in merged.items()}
         plugin = frameworks.get(model.framework)
         if plugin is not None and plugin.packages_of is not None:
             # An MLflow folder records every loader it was logged with (mlflow under a natively
@@ -127,7 +129,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
         result = resolve(requested[model.name], writers[model.name], offering.versions, where)
         out[model.name] = ModelPackages(model.name, result.pins, read[model.name], model.runtime_version,
                                         offering.source, tuple(conflicts[model.name]) + result.warnings,
-                                        result.errors, tuple(_rel(state.root, p.path) for p in read[model.name]))
+                                        result.errors, tuple(rel(p.path) for p in read[model.name]))
         for error in result.errors:
             problems.append(Problem(state.manifest_path.name, None, None,
                                     f"models[{index.get(model.name, 0)}]", f"packages of {model.name}: {error}"))
@@ -142,6 +144,27 @@ def _indexes(state: DesiredState) -> dict[str, int]:
     for i, m in enumerate(state.models):
         out.setdefault(m.name, i)
     return out
+
+
+class _Relative:
+    """_rel for many files of few folders: each folder's real path is looked up once (with
+    ten thousand models, resolving every path part of every file was seconds)."""
+
+    def __init__(self, root: Path):
+        self.root = os.path.realpath(root)
+        self.folders: dict[str, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        text = os.path.abspath(path)
+        if os.path.islink(text):
+            return _rel(Path(self.root), Path(path))
+        folder, name = os.path.split(text)
+        if folder not in self.folders:
+            self.folders[folder] = os.path.realpath(folder)
+        real = os.path.join(self.folders[folder], name)
+        inside = os.path.relpath(real, self.root)
+        outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
+        return str(path) if outside else Path(inside).as_posix()
 
 
 def _rel(root: Path, path: Path) -> str:
