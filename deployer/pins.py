@@ -147,8 +147,9 @@ def _indexes(state: DesiredState) -> dict[str, int]:
 
 
 class _Relative:
-    """_rel for many files of few folders: each folder's real path is looked up once (with
-    ten thousand models, resolving every path part of every file was seconds)."""
+    """Paths relative to `root`, real paths compared (str(path) when outside it). Each folder's
+    real path is looked up once: with ten thousand models, resolving every part of every file
+    took seconds."""
 
     def __init__(self, root: Path):
         self.root = os.path.realpath(root)
@@ -156,22 +157,20 @@ class _Relative:
 
     def __call__(self, path: Path) -> str:
         text = os.path.abspath(path)
-        if os.path.islink(text):
-            return _rel(Path(self.root), Path(path))
-        folder, name = os.path.split(text)
-        if folder not in self.folders:
-            self.folders[folder] = os.path.realpath(folder)
-        real = os.path.join(self.folders[folder], name)
+        if os.path.islink(text) or os.pardir in Path(path).parts:
+            real = os.path.realpath(path)  # the file itself moves, or `..` must follow links
+        else:
+            folder, name = os.path.split(text)
+            if folder not in self.folders:
+                self.folders[folder] = os.path.realpath(folder)
+            real = os.path.join(self.folders[folder], name)
         inside = os.path.relpath(real, self.root)
         outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
         return str(path) if outside else Path(inside).as_posix()
 
 
 def _rel(root: Path, path: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    return _Relative(root)(path)
 
 
 def describe(state: DesiredState, resolution: Resolution) -> list[str]:
