@@ -31,11 +31,11 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     if not text.strip():
         raise ManifestError([Problem(shown, None, None, "", "the manifest is empty")])
 
-    # Without template syntax the text renders to itself: parse it once, not twice.
-    plain = not any(mark in text for mark in ("{{", "{%", "{#"))
-    parsed = _parse_plain(text) if plain else None
-    prelude = (parsed.data if parsed is not None and isinstance(parsed.data, dict) else {}) \
-        if plain else _prelude(text)
+    parsed = _parse_plain(text)
+    if parsed is None:
+        prelude = _prelude(text)
+    else:
+        prelude = parsed.data if isinstance(parsed.data, dict) else {}
     target_name = target or prelude.get("default_target") or "local"
     if not isinstance(target_name, str):
         target_name = str(target_name)
@@ -115,8 +115,10 @@ def _read(path: Path, shown: str) -> str:
 
 
 def _parse_plain(text: str) -> yamlpos.Parsed | None:
-    """A template-free manifest parsed as it is; None when it is not valid YAML (the
-    rendering path then reports the error as usual)."""
+    """A manifest without template syntax renders to itself: parsed once, as it is. None when
+    it has template syntax or is not valid YAML (the rendering path then reports as usual)."""
+    if any(mark in text for mark in ("{{", "{%", "{#")):
+        return None
     try:
         return yamlpos.parse(text)
     except yamlpos.YAMLSyntaxError:
