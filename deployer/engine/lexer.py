@@ -124,3 +124,27 @@ def tokenize(sql: str) -> list[Token]:
     while tokens and tokens[-1].kind == SYM and tokens[-1].value == ";":
         tokens.pop()
     return tokens
+
+
+def first_word(sql: str) -> str | None:
+    """The statement's first word, upper-cased, past blanks and comments; None when it does
+    not start with a word. Enough to tell a query from the statements parsed by hand
+    without tokenizing a long one."""
+    i, n = 0, len(sql)
+    while i < n:
+        if sql[i].isspace():
+            i += 1
+        elif sql.startswith("--", i) or sql.startswith("//", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            if j < 0:
+                return None
+            i = j + 2
+        else:
+            break
+    j = i
+    while j < n and sql[j] in _WORD_CHARS:
+        j += 1
+    return sql[i:j].upper() if j > i and not sql[i].isdigit() else None

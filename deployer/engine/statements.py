@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from deployer.engine import sqltypes
 from deployer.engine.lexer import (BODY, FILE, NUM, QID, STAGE, STR, SYM, WORD, Token,
-                                   syntax_error, tokenize)
+                                   first_word, syntax_error, tokenize)
 from deployer.errors import NotSupportedError, SQLError
 
 Name = tuple[str, ...]
@@ -334,6 +334,9 @@ def parse_location(raw: str) -> Location:
 
 def parse(sql: str) -> object | None:
     """The statement for `sql` if this module handles it, else None."""
+    word = first_word(sql)
+    if word is not None and word not in _HEADS:
+        return None  # a query: translate.py parses it (a long one is not tokenized twice)
     try:
         tokens = tokenize(sql)
     except SQLError:

@@ -10,6 +10,7 @@ aliased with the names Snowflake would report.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -118,8 +119,90 @@ def _dot_parts(node: exp.Expression) -> list[str] | None:
 Resolver = Callable[[tuple[str, ...], list[exp.Expression]], object]
 
 
-def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolver) -> Translated:
-    """`resolve(name_parts, args)` returns (duck_name, [duck arg types], [arg exprs]) or None."""
+def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolver,
+              lift: bool = True) -> Translated:
+    """`resolve(name_parts, args)` returns (duck_name, [duck arg types], [arg exprs]) or None.
+
+    `lift`: translate a long run of literal rows without parsing each (see _lift_rows)."""
+    lifted = _lift_rows(sql) if lift else None
+    if lifted is not None:
+        short, sentinel, rows = lifted
+        try:
+            out = _translate(short, current, resolve)
+        except SQLError:
+            out = None  # the whole statement again: its own message and positions
+        if out is not None:
+            duck = _put_back(out.sql, sentinel, rows)
+            if duck is not None:
+                return Translated(duck, out.kind, out.name)
+    return _translate(sql, current, resolve)
+
+
+# A long run of literal rows (a synthetic batch, an INSERT of many rows) costs sqlglot about
+# 0.2 ms a row to parse and to write back unchanged. Rows 2..n of such a run are cut out
+# before parsing, a one-row stand-in takes their place, and the DuckDB text gets them back
+# verbatim: these literals (numbers, NULL, TRUE/FALSE, strings without backslashes) are
+# written the same in both dialects. Anything else, or any doubt, parses the whole statement.
+_LIT = r"(?:-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|NULL|TRUE|FALSE|'(?:[^'\\]|'')*')"
+_ROW = rf"\(\s*{_LIT}(?:\s*,\s*{_LIT})*\s*\)"
+LIFT_ROWS = 16  # shorter runs are parsed: too little to gain
+_RUN = re.compile(rf"\)(?P<rows>(?:\s*,\s*{_ROW}){{{LIFT_ROWS},}})", re.IGNORECASE)
+_COMMENT_OR_BODY = ("--", "//", "/*", "$$")
+
+
+def _lift_rows(sql: str) -> tuple[str, str, str] | None:
+    """(the statement with a stand-in row, the stand-in's marker, the rows cut out) or None."""
+    m = _RUN.search(sql)
+    if m is None:
+        return None
+    head = sql[:m.start("rows")]
+    if any(mark in head for mark in _COMMENT_OR_BODY):
+        return None  # the run might sit in a comment or a body
+    if not _after_values_row(head):
+        return None
+    rows = m.group("rows").lstrip()[1:].lstrip()  # without the leading comma
+    first = re.match(_ROW, rows, re.IGNORECASE).group(0)
+    width = len(re.findall(_LIT, first[1:-1], re.IGNORECASE))
+    sentinel = f"deployer_rows_{abs(hash(sql)):x}"
+    if sentinel in sql:
+        return None
+    stand_in = "('" + sentinel + "'" + ", NULL" * (width - 1) + ")"
+    return head + ", " + stand_in + sql[m.end("rows"):], sentinel, rows
+
+
+def _after_values_row(head: str) -> bool:
+    """Whether `head` ends with `VALUES (...)`: the run continues a VALUES list (and is not
+    inside a string or a quoted name, which would leave a quote open)."""
+    from deployer.engine.lexer import SYM, tokenize
+    try:
+        tokens = tokenize(head)
+    except SQLError:
+        return False
+    depth = 0
+    for i in range(len(tokens) - 1, -1, -1):
+        t = tokens[i]
+        if t.kind == SYM and t.value == ")":
+            depth += 1
+        elif t.kind == SYM and t.value == "(":
+            depth -= 1
+            if depth == 0:
+                return i > 0 and tokens[i - 1].is_word("VALUES")
+    return False
+
+
+def _put_back(duck: str, sentinel: str, rows: str) -> str | None:
+    """The DuckDB text with the stand-in row replaced by the rows, or None if it moved."""
+    quoted = "'" + sentinel + "'"
+    at = duck.find(quoted)
+    if at < 1 or duck[at - 1] != "(" or duck.find(quoted, at + 1) >= 0:
+        return None
+    end = duck.find(")", at)
+    if end < 0 or duck[at + len(quoted):end].replace("NULL", "").replace(",", "").strip():
+        return None
+    return duck[:at - 1] + rows + duck[end + 1:]
+
+
+def _translate(sql: str, current: tuple[str | None, str | None], resolve: Resolver) -> Translated:
     tree = parse_one(sql)
     kind = statement_kind(tree, sql)
     names = _projection_names(tree) if kind == "SELECT" else None

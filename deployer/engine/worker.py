@@ -177,8 +177,15 @@ def _unload(setup: dict, capture, base_filters: list) -> None:
         where = getattr(module, "__file__", None) or ""
         if name == "udf_inline_code" or where.startswith(dirs):
             del sys.modules[name]
+            # A module's functions and its globals form a cycle that would keep the model
+            # alive until a full collection: emptying the namespace frees it at once.
+            module.__dict__.clear()
     sys.path[:] = [p for p in sys.path if not p.startswith(setup["import_dir"])]
+    # A full collection scans every object of the frameworks (~0.13 s with pandas and
+    # scikit-learn). Frozen after the first one, they are never scanned again: later
+    # collections see only what the next handlers create.
     gc.collect()
+    gc.freeze()
 
 
 def _as_none(v):
