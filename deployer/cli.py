@@ -377,7 +377,7 @@ def _carry_out(session: Any, state: Any, the_plan: Any, verb: str, steps: Any = 
 
     def done(change: Any) -> None:
         took = time.perf_counter() - started[0]
-        steps.times.append((f"{change.type} {change.name}", took))
+        steps.tally(change.type, f"{change.type} {change.name}", took)
         symbol = console.style(f"{SYMBOLS_TEXT[change.actions]}", planfmt.COLORS[change.actions]) if color else \
             SYMBOLS_TEXT[change.actions]
         steps.echo(f"  {symbol} {change.type} {change.name}: {verb} ({console.seconds(took)})")

@@ -516,6 +516,21 @@ def test_steps_are_timed_without_a_terminal():
     assert steps.summary().startswith("reading the manifest 0.")
 
 
+def test_many_changes_of_one_kind_are_summed_in_the_time_line():
+    from deployer import console
+
+    steps = console.Steps()
+    steps.times.append(("reading the manifest", 0.25))
+    for i in range(500):
+        steps.tally("file", f"file @ST/M{i}/m{i}.joblib", 0.001)
+    for i in range(2):
+        steps.tally("stage", f"stage ST{i}", 0.5)
+    for i in range(500):
+        steps.tally("function", f"function M{i}(FLOAT)", 0.05)
+    assert steps.summary() == ("reading the manifest 0.2s, 500 files 0.5s, stage ST0 0.5s, stage ST1 0.5s, "
+                               "500 functions 25.0s")
+
+
 def test_plan_verbose_diffs_the_handler_against_the_live_body(tmp_path):
     import joblib
     import numpy as np
