@@ -57,7 +57,7 @@ def _run(session: Session, op, on_test: Callable[[TestResult], None]) -> None:
     elif isinstance(op, RunSQL):
         session.run(op.sql)
     elif isinstance(op, TestFunction):
-        results = check_function(session, op.function, op.model, op.features, op.tests, known=op.samples,
+        results = check_function(session, op.function, op.model, op.features, op.tests, known=op.known(),
                                  columns=op.columns)
         for result in results:
             on_test(result)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from deployer.desired import SmokeTest
 from deployer.errors import DeployerError
@@ -58,11 +58,16 @@ class TestFunction:
     features: tuple[tuple[str, str], ...]  # (name, manifest type)
     tests: tuple[SmokeTest, ...]
     op: str = "test"
-    samples: tuple = ()  # per feature, values for the synthetic batch (deployer.samples)
+    # Per feature, values for the synthetic batch (deployer.samples), or a function giving
+    # them: they come from reading the fitted pipeline, which the executor does, not the planner.
+    samples: tuple | Callable[[], tuple] = field(default=(), compare=False)
     columns: tuple[str, ...] | None = None  # a table function's outputs; None: a scalar function
 
     def statement(self) -> str | None:
         return None
+
+    def known(self) -> tuple:
+        return self.samples() if callable(self.samples) else self.samples
 
     def to_json(self) -> dict:
         return {"op": self.op, "function": self.function, "tests": len(self.tests)}

@@ -7,6 +7,7 @@ candidate; functions no longer declared; then files and release records past ret
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Iterable
 
@@ -138,12 +139,13 @@ def _function_changes(state: DesiredState, functions: tuple[RenderedFunction, ..
                       warnings: list[str], candidates: bool) -> list[_FunctionChange]:
     live_by_key = {(f.name, f.arg_types): f for f in live.functions}
     recorded = {(r.model, r.spec) for r in live.releases}
+    replaced = _replaced_overloads(state, functions, live)
     out = []
     for function in functions:
         model = function.model
         current = live_by_key.get((model.name, model.arg_types))
         if current is None:
-            old = _replaced_overloads(state, functions, live, model.name)
+            old = replaced.get(model.name, [])
             steps = rollout(state, function, candidates=candidates, replaced=old)
             if old:
                 reasons = tuple(f"signature changed from ({', '.join(k[1])}) to ({', '.join(model.arg_types)}); "
@@ -195,7 +197,7 @@ def rollout(state: DesiredState, function: RenderedFunction, *, candidates: bool
     model = function.model
     return rollout_steps(state, model.name, model.arg_types, function.sql,
                          tuple((f.name, f.type) for f in model.features), model.tests, candidates=candidates,
-                         samples=feature_values(model), columns=table_columns(model),
+                         samples=partial(feature_values, model), columns=table_columns(model),
                          drop_old=tuple(RunSQL(_drop(state, key), "drop old overload") for key in replaced),
                          release=_release_step(state, function))
 
@@ -223,7 +225,7 @@ def rollout_steps(state: DesiredState, name: str, arg_types: tuple[str, ...], st
 def _test_step(state: DesiredState, function: RenderedFunction, name: str) -> TestFunction:
     model = function.model
     return TestFunction(name, model.name, tuple((f.name, f.type) for f in model.features), model.tests,
-                        samples=feature_values(model), columns=table_columns(model))
+                        samples=partial(feature_values, model), columns=table_columns(model))
 
 
 def table_columns(model) -> tuple[str, ...] | None:
@@ -243,12 +245,17 @@ def _release_step(state: DesiredState, function: RenderedFunction) -> WriteRelea
     return WriteRelease(f"@{_stage_name(state)}/{model.name}/{releases.FOLDER}", record)
 
 
-def _replaced_overloads(state: DesiredState, functions: tuple[RenderedFunction, ...], live: LiveState,
-                        name: str) -> list[Key]:
-    """Managed overloads of `name` that no declared signature keeps: a signature change replaces them."""
+def _replaced_overloads(state: DesiredState, functions: tuple[RenderedFunction, ...],
+                        live: LiveState) -> dict[str, list[Key]]:
+    """Per declared name, its managed overloads that no declared signature keeps: a signature
+    change replaces them. Once for all functions (once per function would be quadratic)."""
     desired = {(f.model.name, f.model.arg_types) for f in functions}
-    return sorted((f.name, f.arg_types) for f in live.functions
-                  if f.name == name and owned(f, state) and (f.name, f.arg_types) not in desired)
+    names = {name for name, _ in desired}
+    out: dict[str, list[Key]] = {}
+    for f in live.functions:
+        if f.name in names and owned(f, state) and (f.name, f.arg_types) not in desired:
+            out.setdefault(f.name, []).append((f.name, f.arg_types))
+    return {name: sorted(keys) for name, keys in out.items()}
 
 
 def _leftover_candidates(state: DesiredState, live: LiveState) -> list[Change]:
