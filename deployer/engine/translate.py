@@ -42,6 +42,8 @@ def parse_one(sql: str) -> exp.Expression:
     try:
         trees = [t for t in sqlglot.parse(sql, read="snowflake") if t is not None]
     except SqlglotError as exc:
+        from deployer.engine.lexer import tokenize
+        tokenize(sql)  # an unterminated quote, comment or body: the lexer says where it starts
         raise SQLError(f"SQL compilation error: {_syntax_error(exc)}") from None
     if not trees:
         raise SQLError("SQL compilation error: empty SQL statement")

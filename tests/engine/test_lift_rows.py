@@ -74,3 +74,16 @@ def test_a_statement_wrong_after_the_run_reports_the_full_statement(tmp_path):
     with LocalSession(tmp_path / "account", "ML", "DATA_MODEL") as s:
         with pytest.raises(SQLError, match="syntax error"):
             s.run(f"SELECT * FROM (VALUES (0), {rows}) AS T(A) WHERE WHERE")
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("SELECT 'abc", "unterminated '...' starting at position 7"),
+    ('SELECT "abc', 'unterminated "..." starting at position 7'),
+    ("SELECT 1 /* x", "unterminated /* comment"),
+    ("SELECT 1 FROM", "syntax error line 1 at position 9 unexpected 'FROM'."),
+])
+def test_a_query_is_not_tokenized_by_hand_but_its_errors_say_where(tmp_path, sql, message):
+    with LocalSession(tmp_path / "account", "ML", "DATA_MODEL") as s:
+        with pytest.raises(SQLError) as err:
+            s.run(sql)
+    assert str(err.value).startswith("SQL compilation error: syntax error") and message in str(err.value)
