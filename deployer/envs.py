@@ -13,6 +13,7 @@ else the nearest available one, with a note.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -68,6 +69,14 @@ def uv_binary() -> str:
 
 def mismatches(pins: Iterable[str]) -> list[str]:
     """Pins this Python does not satisfy, as 'name==want (here: have)'."""
+    return list(_mismatches(tuple(pins)))
+
+
+# Once per distinct list in a process: each version lookup scans sys.path (~2 ms), and a
+# manifest of 500 models has a handful of distinct lists. What is installed here does not
+# change while a command runs (isolated environments are other folders).
+@functools.lru_cache(maxsize=256)
+def _mismatches(pins: tuple[str, ...]) -> tuple[str, ...]:
     import importlib.metadata as metadata
 
     from packaging.requirements import InvalidRequirement, Requirement
@@ -86,7 +95,7 @@ def mismatches(pins: Iterable[str]) -> list[str]:
             continue
         if req.specifier and not req.specifier.contains(have, prereleases=True):
             out.append(f"{pin} (here: {have})")
-    return out
+    return tuple(out)
 
 
 @dataclass(frozen=True)
