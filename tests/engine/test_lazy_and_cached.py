@@ -130,3 +130,12 @@ def test_a_damaged_or_tampered_cache_costs_a_rerun_only(tmp_path):
     path.write_text(json.dumps(data))
     with LocalSession(acct, "ML", "DATA_MODEL", packages_rows=ROWS) as s:
         assert s.run(QUERY) == first
+
+
+@pytest.mark.parametrize("mtime", [0, 1.5, 951782400.25, 1795000000.999, 4102444799.0])
+def test_last_modified_is_rfc_1123_as_email_utils_writes_it(mtime):
+    from email.utils import formatdate
+
+    from deployer.engine.shapes import last_modified
+
+    assert last_modified(mtime) == formatdate(mtime, usegmt=True)
