@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from deployer.diffs import elide_body, has_body
 from deployer.plan import Change, Plan
 
 SYMBOLS = {("create",): "+", ("update",): "~", ("delete",): "-", ("delete", "create"): "-/+", ("no-op",): " "}
@@ -76,6 +75,8 @@ def shown_statements(change: Change, diffed: bool) -> list[str]:
     A rollout sends the same CREATE twice (candidate, then the real one); the first copy keeps
     the body unless the diff says what changed.
     """
+    from deployer.diffs import elide_body, has_body
+
     shown, body_seen = [], diffed
     for statement in change.statements:
         if has_body(statement):
@@ -142,6 +143,8 @@ def _markdown_head(plan: Plan) -> list[str]:
 
 
 def _markdown_block(change: Change, diff: str | None, keep_bodies: bool) -> str:
+    from deployer.diffs import elide_body
+
     statements = shown_statements(change, diff is not None)
     if not keep_bodies:
         statements = [elide_body(s, "left out for size") for s in statements]

@@ -31,7 +31,6 @@ from .codegen import RenderedFunction, packages_for, render_function, render_sta
 from .desired import SIGNATURE_TYPES, DesiredState, Model
 from .errors import DeployerError, ManifestError, Problem, SQLError
 from .identifiers import qualified
-from . import smoke
 
 SYNTHETIC_ROWS = 300
 
@@ -193,6 +192,8 @@ class _Reporter:
 
 
 def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_rows):
+    from . import smoke  # numpy: only when a model is run, not when every one is cached
+
     model = rendered.model
     try:
         for f in rendered.files:  # linked, not copied: the throwaway engine only reads them
@@ -228,6 +229,8 @@ def _release(session, state, model: Model) -> None:
 
 
 def _check_synthetic(session, name, model: Model, problem, rows):
+    from . import smoke  # numpy: only when a model is run, not when every one is cached
+
     batch = synthetic_batch(model, rows)
     types = tuple(f.type for f in model.features)
     try:
@@ -257,6 +260,7 @@ def _engine_message(exc: Exception) -> str:
 
 def synthetic_batch(model: Model, rows: int, seed: int = 0) -> list[tuple]:
     """Plausible rows for `model` (deployer.smoke.synthetic_rows)."""
+    from . import smoke
     from .samples import feature_values
 
     return smoke.synthetic_rows(tuple(f.type for f in model.features), model.tests, rows, seed,

@@ -14,24 +14,41 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote as urlquote
 
-import duckdb
-
-from deployer import channel, envs, identifiers, tempdirs
+from deployer import channel, identifiers, tempdirs
 from deployer.engine import catalog as cat
-from deployer.engine import checks, events, lock, shapes, sqltypes, stages
+from deployer.engine import events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
-from deployer.engine.udf import Pool, Spec, Workers, close_all, make_adapter, make_table_adapter
 from deployer.errors import NotSupportedError, SQLError
 from deployer.session import Progress, Result
 
-_DUCK_TYPES = {"DOUBLE": duckdb.sqltypes.DOUBLE, "BIGINT": duckdb.sqltypes.BIGINT,
-               "VARCHAR": duckdb.sqltypes.VARCHAR, "BOOLEAN": duckdb.sqltypes.BOOLEAN,
-               "JSON": duckdb.sqltypes.DuckDBPyType("JSON")}
+# DuckDB (~0.15 s to import), the function workers (deployer.engine.udf) and the CREATE
+# FUNCTION checks are imported when a statement first needs them: SHOW, LIST, DESCRIBE,
+# GET and the catalog's DDL are answered from the catalog and the stage folders, so a plan
+# never loads them.
+_DUCK_TYPES_CACHE: dict | None = None
+
+
+def _duck_types() -> dict:
+    global _DUCK_TYPES_CACHE
+    if _DUCK_TYPES_CACHE is None:
+        import duckdb
+
+        _DUCK_TYPES_CACHE = {"DOUBLE": duckdb.sqltypes.DOUBLE, "BIGINT": duckdb.sqltypes.BIGINT,
+                             "VARCHAR": duckdb.sqltypes.VARCHAR, "BOOLEAN": duckdb.sqltypes.BOOLEAN,
+                             "JSON": duckdb.sqltypes.DuckDBPyType("JSON")}
+    return _DUCK_TYPES_CACHE
+
+
+def _is_duck_error(exc: BaseException) -> bool:
+    """A DuckDB error (none can happen before DuckDB is imported)."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(exc, duckdb.Error)
 _DONE = "Statement executed successfully."
 _COUNT_COLUMNS = {"INSERT": "number of rows inserted", "UPDATE": "number of rows updated",
                   "DELETE": "number of rows deleted"}
@@ -79,33 +96,24 @@ class LocalSession:
         # the same interpreter (its handler module fresh, the frameworks already imported):
         # an apply's candidates then import scikit-learn once, not once per model.
         # DEPLOYER_REUSE_WORKERS=0 starts a new process for every function.
-        self.workers = Workers(
+        self._workers_args = (
             max_live_workers or int(os.environ.get("DEPLOYER_MAX_WORKERS", 0)) or max(4, 2 * (os.cpu_count() or 1)),
-            worker_idle, reuse=os.environ.get("DEPLOYER_REUSE_WORKERS", "1") != "0"
+            worker_idle, os.environ.get("DEPLOYER_REUSE_WORKERS", "1") != "0"
             if reuse_workers is None else reuse_workers)
+        self._workers = None  # made when a function first runs (self.workers)
         self._closed = False
-        self._pools: dict[tuple, Pool] = {}
+        self._pools: dict[tuple, object] = {}  # function key -> deployer.engine.udf.Pool
         self._pending_events: list[tuple] = []
         self._udf_error: SQLError | None = None
         self._guard = threading.Lock()
         tempdirs.sweep()  # what an earlier run killed with SIGKILL left behind
         self._workdir = tempdirs.make("engine")
         self.parameters: dict[str, str] = {}  # ALTER SESSION SET ...
+        self._con = None  # DuckDB, connected when a statement first needs it (self.con)
         try:
             self.catalog = cat.load(self.path / "catalog.json")
             self._md5 = stages.Md5Cache(self.path / "stages" / ".md5.json")
             (self.path / "data").mkdir(exist_ok=True)
-            self.con = duckdb.connect(":memory:")
-            # Enough DuckDB threads to keep every function worker busy: a thread waiting on
-            # a worker's pipe uses no CPU, so more threads than cores is fine here.
-            self.con.execute(f"SET threads = {max(os.cpu_count() or 1, self.udf_workers)}")
-            for db in self.catalog.databases:
-                self._attach(db)
-            self._attach(events.DATABASE)
-            self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{events.DATABASE}"."{events.SCHEMA}"')
-            self.con.execute(events.DDL)
-            # Snowflake's context function that DuckDB lacks; the engine needs no warehouse.
-            self.con.execute("CREATE OR REPLACE MACRO current_warehouse() AS 'LOCAL'")
             # Functions are registered with DuckDB when a statement first calls them, and the
             # PACKAGES view is built when a statement first names it: opening an account costs
             # the same with 0 or 10,000 functions, and a plan that never asks pays nothing.
@@ -132,6 +140,48 @@ class LocalSession:
             raise SQLError(f"cannot open the local account at {self.path}: {type(exc).__name__}: "
                            f"{str(exc)[:300]}; `deployer engine check` says what is wrong and "
                            "`deployer engine repair` rebuilds what it can") from None
+
+    @property
+    def con(self):
+        """The DuckDB connection, opened (every database attached) on first use."""
+        if self._con is None:
+            if self._closed:
+                raise SQLError("the local session is closed")
+            self._con = self._connect()
+        return self._con
+
+    def _connect(self):
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        try:
+            # Enough DuckDB threads to keep every function worker busy: a thread waiting on
+            # a worker's pipe uses no CPU, so more threads than cores is fine here.
+            con.execute(f"SET threads = {max(os.cpu_count() or 1, self.udf_workers)}")
+            for db in [*self.catalog.databases, events.DATABASE]:
+                con.execute(f"ATTACH {_sql_literal(str(self._db_file(db)))} AS {_qid(db)}")
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{events.DATABASE}"."{events.SCHEMA}"')
+            con.execute(events.DDL)
+            # Snowflake's context function that DuckDB lacks; the engine needs no warehouse.
+            con.execute("CREATE OR REPLACE MACRO current_warehouse() AS 'LOCAL'")
+        except BaseException as exc:
+            con.close()
+            if not isinstance(exc, Exception):
+                raise
+            raise SQLError(f"cannot open the local account at {self.path}: {type(exc).__name__}: "
+                           f"{str(exc)[:300]}; `deployer engine check` says what is wrong and "
+                           "`deployer engine repair` rebuilds what it can") from None
+        return con
+
+    @property
+    def workers(self):
+        """The live function workers across all functions (deployer.engine.udf.Workers)."""
+        if self._workers is None:
+            from deployer.engine.udf import Workers
+
+            cap, idle, reuse = self._workers_args
+            self._workers = Workers(cap, idle, reuse=reuse)
+        return self._workers
 
     def _rows(self) -> list[tuple]:
         if self._packages_rows is None:
@@ -177,10 +227,15 @@ class LocalSession:
         self._closed = True
         idle = [w for pool in self._pools.values() for w in pool.close(wait=True)]
         self._pools.clear()
-        idle += self.workers.drain()
-        self.workers.stop()
-        close_all(idle)  # together: one grace period, not one per worker
-        con = getattr(self, "con", None)
+        workers = getattr(self, "_workers", None)
+        if workers is not None:
+            idle += workers.drain()
+            workers.stop()
+        if idle:
+            from deployer.engine.udf import close_all
+
+            close_all(idle)  # together: one grace period, not one per worker
+        con = getattr(self, "_con", None)
         if con is not None:
             con.close()
         md5 = getattr(self, "_md5", None)
@@ -222,11 +277,11 @@ class LocalSession:
             return action()
         except SQLError:
             raise
-        except duckdb.Error as exc:
-            raise self._udf_error or _duck_error(exc, sql) from None
         except identifiers.IdentifierError as exc:
             raise SQLError(f"SQL compilation error: {exc}") from None
         except Exception as exc:  # never let a raw exception escape
+            if _is_duck_error(exc):
+                raise self._udf_error or _duck_error(exc, sql) from None
             raise SQLError(f"local engine error: {type(exc).__name__}: {exc}") from None
         finally:
             self._flush_events()
@@ -562,6 +617,8 @@ class LocalSession:
                 return _status(f"{name} already exists, statement succeeded.")
             if not s.or_replace:
                 raise SQLError(f"SQL compilation error: Object '{name}' already exists.")
+        from deployer.engine import checks
+
         runtime = checks.check_runtime(s.runtime_version)
         imports, files = [], {}
         for text in s.imports:
@@ -652,6 +709,11 @@ class LocalSession:
         return f"{fn.name}({', '.join(fn.short_types)})"
 
     def _register(self, fn: cat.Function) -> None:
+        import duckdb
+
+        from deployer.engine.udf import Pool, Spec, make_adapter, make_table_adapter
+
+        _DUCK_TYPES = _duck_types()
         files, rels = [], {}
         for text in fn.imports:  # stored fully qualified: @DB.SCHEMA.STAGE/path
             loc = st.parse_location(text[1:])
@@ -717,6 +779,8 @@ class LocalSession:
     def _python_for(self, fn: cat.Function) -> str:
         """The interpreter for a function's workers: this one when it has the installed
         packages, else an isolated environment with exactly them (deployer.envs)."""
+        from deployer import envs
+
         key = (fn.installed_packages, fn.runtime_version)
         with self._lock_for(key):  # one build per pin set, and a failed one is not retried per worker
             with self._guard:
@@ -748,6 +812,8 @@ class LocalSession:
         if fn.key not in self._registered:
             return
         self._registered.discard(fn.key)
+        import duckdb
+
         try:
             self.con.remove_function(fn.duck_name)
         except duckdb.Error:
@@ -788,6 +854,11 @@ class LocalSession:
         return fn.duck_name, [sqltypes.duckdb_type(t) for t in fn.arg_types], exprs
 
     def _generic(self, sql: str) -> Result:
+        answers = _PackagesAnswers(self, sql) if _PACKAGES_QUERY.fullmatch(sql) else None
+        if answers is not None:
+            known = answers.lookup()
+            if known is not None:
+                return known
         self._need_packages(sql)
         t = _translate(sql, (self.database, self.schema), self._resolve_call)
         cur = self.con.execute(t.sql)
@@ -799,7 +870,10 @@ class LocalSession:
             rows = cur.fetchall()
             if "JSON" in types:
                 rows = [_semi_structured(r, types) for r in rows]
-            return Result(cols, tuple(tuple(r) for r in rows), types)
+            result = Result(cols, tuple(tuple(r) for r in rows), types)
+            if answers is not None:
+                answers.store(result)
+            return result
         if t.kind in _COUNT_COLUMNS:
             count = cur.fetchone()[0]
             return Result((_COUNT_COLUMNS[t.kind],), ((count,),), ("BIGINT",))
@@ -811,10 +885,99 @@ class LocalSession:
         with self._guard:
             pending, self._pending_events = self._pending_events, []
         if pending and not self._closed:
+            import duckdb
+
             try:
                 self.con.executemany(events.INSERT, pending)
             except duckdb.Error:
                 pass  # losing a log record must not fail the user's statement
+
+
+# A query of INFORMATION_SCHEMA.PACKAGES that names only its columns, string literals, `=`,
+# IN and AND: its answer is a function of the PACKAGES rows alone (no other table, no
+# function, not even CURRENT_DATE), so it can be kept. Plans ask one such query per runtime
+# (deployer.channel.query); answering it from the cache spares sqlglot, DuckDB and building
+# the table. Backslashes are refused so that a literal's end is never in doubt.
+_PACKAGES_COLUMN = r"(?:PACKAGE_NAME|VERSION|LANGUAGE|RUNTIME_VERSION)"
+_LITERAL = r"'(?:[^'\\]|'')*'"
+_PREDICATE = (rf"{_PACKAGES_COLUMN}\s*(?:=\s*{_LITERAL}|IN\s*\(\s*{_LITERAL}(?:\s*,\s*{_LITERAL})*\s*\))")
+_PACKAGES_QUERY = re.compile(
+    rf"\s*SELECT\s+{_PACKAGES_COLUMN}(?:\s*,\s*{_PACKAGES_COLUMN})*\s+FROM\s+SNOWFLAKE\.INFORMATION_SCHEMA\.PACKAGES"
+    rf"\s+WHERE\s+{_PREDICATE}(?:\s+AND\s+{_PREDICATE})*\s*", re.I)
+
+
+class _PackagesAnswers:
+    """Answers to such queries, in `<account>/cache/packages.json`, each keyed by everything
+    it depends on: the exact query text, the session's current database and schema, the
+    PACKAGES rows (the channel snapshot and this Python's distributions, or the rows the
+    session was given), the engine's code, DuckDB's version and deployer's. Only a query
+    that succeeded is kept; a missing or unreadable file only costs running the query."""
+
+    VERSION = 1
+    LIMIT = 64
+
+    def __init__(self, session: "LocalSession", sql: str):
+        self.path = session.path / "cache" / "packages.json"
+        self.key = self._key(session, sql)
+
+    @staticmethod
+    def _key(session: "LocalSession", sql: str) -> str:
+        import hashlib
+        import json
+
+        from deployer import __version__
+
+        engine = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in ("session.py", "translate.py"):
+            engine.update((here / name).read_bytes())
+        rows = hashlib.sha256(repr(session._rows()).encode()).hexdigest()
+        payload = {"format": _PackagesAnswers.VERSION, "deployer": __version__, "engine": engine.hexdigest(),
+                   "duckdb": channel.installed().get("duckdb"), "sql": sql,
+                   "current": [session.database, session.schema], "rows": rows}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def _read(self) -> dict:
+        import json
+
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("format") != self.VERSION or not isinstance(data.get("answers"), dict):
+            return {}
+        return data["answers"]
+
+    def lookup(self) -> Result | None:
+        found = self._read().get(self.key)
+        try:
+            columns, types, rows = found["columns"], found["types"], found["rows"]
+            if not all(isinstance(v, str) or v is None for row in rows for v in row):
+                return None
+            return Result(tuple(columns), tuple(tuple(row) for row in rows), tuple(types))
+        except (TypeError, KeyError):
+            return None
+
+    def store(self, result: Result) -> None:
+        import json
+        import tempfile
+
+        if not all(isinstance(v, str) or v is None for row in result.rows for v in row):
+            return  # kept exactly only as JSON strings
+        answers = self._read()
+        answers.pop(self.key, None)
+        answers[self.key] = {"columns": list(result.columns), "types": list(result.types),
+                             "rows": [list(row) for row in result.rows]}
+        while len(answers) > self.LIMIT:
+            answers.pop(next(iter(answers)))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".packages-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"format": self.VERSION, "answers": answers}, fh)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a lost answer only costs running the query again
 
 
 def _translate(sql: str, current, resolve):
@@ -851,6 +1014,8 @@ _MISSING = {"Table": "Object", "View": "Object", "Schema": "Schema", "Catalog": 
 
 
 def _duck_error(exc: Exception, sql: str | None = None) -> SQLError:
+    import duckdb
+
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     missing = re.search(r'(Table|View|Schema|Catalog) with name "?([^"\s!]+)"? does not exist', first)

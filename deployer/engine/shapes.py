@@ -10,8 +10,7 @@ https://docs.snowflake.com/en/sql-reference/sql/list.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from email.utils import formatdate
+from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 
 from deployer import stagepath
@@ -157,8 +156,15 @@ def show_schemas(items: list[tuple[str, str, str]], current: tuple) -> tuple[tup
 
 
 def last_modified(mtime: float) -> str:
-    """'Thu, 26 Nov 2026 14:03:18 GMT', the RFC 1123 form LIST prints."""
-    return formatdate(mtime, usegmt=True)
+    """'Thu, 26 Nov 2026 14:03:18 GMT', the RFC 1123 form LIST prints (what
+    email.utils.formatdate(mtime, usegmt=True) writes, without importing the email package)."""
+    t = datetime.fromtimestamp(mtime, timezone.utc)
+    return (f"{_DAYS[t.weekday()]}, {t.day:02d} {_MONTHS[t.month - 1]} {t.year:04d} "
+            f"{t.hour:02d}:{t.minute:02d}:{t.second:02d} GMT")
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def rewritten_import(canonical: str) -> str:
