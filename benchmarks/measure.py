@@ -70,8 +70,15 @@ def run(args: list[str], cwd: Path | None = None, env: dict | None = None, timeo
 
 def deployer(*args: str, cwd: Path, env: dict | None = None) -> Run:
     """`deployer ARGS` with this Python (PYTHONPATH as given), isolated environments off."""
-    full = dict(os.environ, DEPLOYER_ISOLATED_ENV="0", TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
-    return run([sys.executable, "-m", "deployer.cli", *args], cwd=cwd, env=full)
+    return run([sys.executable, "-m", "deployer.cli", *args], cwd=cwd, env=_env(env))
+
+
+def _env(extra: dict | None = None) -> dict:
+    """Isolated environments off; bytecode kept, as an installed deployer has it (with
+    PYTHONDONTWRITEBYTECODE set, every run would compile deployer's modules again: ~0.4 s)."""
+    full = dict(os.environ, DEPLOYER_ISOLATED_ENV="0", TF_CPP_MIN_LOG_LEVEL="3", **(extra or {}))
+    full.pop("PYTHONDONTWRITEBYTECODE", None)
+    return full
 
 
 def deployer_io(*args: str, cwd: Path) -> tuple[Run, dict[str, int]]:
@@ -82,8 +89,7 @@ def deployer_io(*args: str, cwd: Path) -> tuple[Run, dict[str, int]]:
             f"atexit.register(lambda: open({str(out)!r}, 'w').write(open('/proc/self/io').read()))\n"
             "sys.argv = ['deployer'] + sys.argv[1:]\n"
             "runpy.run_module('deployer.cli', run_name='__main__')\n")
-    full = dict(os.environ, DEPLOYER_ISOLATED_ENV="0", TF_CPP_MIN_LOG_LEVEL="3")
-    r = run([sys.executable, "-c", boot, *args], cwd=cwd, env=full)
+    r = run([sys.executable, "-c", boot, *args], cwd=cwd, env=_env())
     counters = {}
     for line in out.read_text().splitlines():
         name, _, value = line.partition(":")

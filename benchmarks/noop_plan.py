@@ -59,7 +59,7 @@ def main() -> None:
         if warm.returncode != 0 or "No changes." not in warm.stdout:
             sys.exit(f"deployer {' '.join(args)} is not a no-op here:\n{warm.stdout}{warm.stderr}")
     print(f"deployer at {opts.tree.resolve()}, project {folder}, {os.cpu_count()} cores, "
-          f"median of {opts.repeat} (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')})")
+          f"median of {opts.repeat}, load average {os.getloadavg()[0]:.1f} (bytecode kept, as installed)")
     for label, args, target in COMMANDS:
         runs = [deployer(*args, cwd=folder, env=env) for _ in range(opts.repeat)]
         if any(r.returncode != 0 for r in runs):
