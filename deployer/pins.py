@@ -11,6 +11,7 @@ from deployer import channel, frameworks, packages, provenance
 from deployer.codegen import CodegenError, packages_for
 from deployer.desired import DesiredState, Model
 from deployer.errors import ManifestError, Problem
+from deployer.manifest.gcpause import gc_paused
 from deployer.resolve import resolve
 
 
@@ -71,6 +72,7 @@ def source_name(state: DesiredState) -> str:
     return channel.load_snapshot().describe()
 
 
+@gc_paused()
 def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] | None = None) -> Resolution:
     """Every model's exact PACKAGES; ManifestError naming each package that cannot be resolved.
 

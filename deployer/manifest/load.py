@@ -14,6 +14,7 @@ from deployer.desired import (DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredSta
                               SmokeTest, Step, Target)
 from deployer.errors import DeployerError, ManifestError, Problem
 from deployer.manifest import checks, render as render_mod, schema, yamlpos
+from deployer.manifest.gcpause import gc_paused
 
 DEFAULT_FILE = "deploy.yaml"
 DEFAULT_LOCAL_PATH = ".deployer/local"
@@ -21,6 +22,7 @@ MAX_FILE = 16_000_000  # bytes of manifest: room for tens of thousands of models
 MAX_MESSAGE = 300  # characters of one problem's message
 
 
+@gc_paused()
 def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
                   overrides: Mapping[str, str] | None = None,
                   environ: Mapping[str, str] | None = None) -> DesiredState:
