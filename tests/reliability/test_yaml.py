@@ -86,3 +86,30 @@ def test_an_alias_repeating_many_values_is_refused_but_many_written_values_are_n
     repeated = "a: &a [" + ", ".join(["x"] * 1000) + "]\nb: [" + ", ".join(["*a"] * 101) + "]\n"
     with pytest.raises(yamlpos.YAMLSyntaxError, match="expands to more than 100,000 values"):
         yamlpos.parse(repeated)
+
+
+@pytest.mark.parametrize("text", [
+    "a: " + "[" * 64 + "]" * 64 + "\n",  # at the limit
+    "a: " + "[" * 65 + "]" * 65 + "\n",  # one over
+    "a:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(70)),  # block mappings
+    "x: &a " + "[" * 60 + "1" + "]" * 60 + "\ny: [*a, *a]\n",  # an alias is no deeper than its anchor
+    "x: &a " + "[" * 30 + "1" + "]" * 30 + "\ny: " + "[" * 40 + "*a" + "]" * 40 + "\n",
+    "- " * 70 + "x\n", "- " * 2000 + "x\n", "hello\n",
+    "b: &b {r: 1, p: [x]}\nm:\n  - <<: *b\n    r: 2\n  - <<: [*b, {q: 3}]\n    r: 4\n",
+    "a: {k: 1, k: 2}\nb: [1, 1.5, yes, ~, 2024-01-02, '1', 1]\nc: !!str 1\nd: !!binary aGk=\n",
+])
+def test_libyaml_depth_check_on_nodes_matches_the_event_check(monkeypatch, text):
+    """libyaml's nodes are checked for depth after composing (no second parse): the same
+    values, positions and errors as the pure-Python loader, which checks the events."""
+    from deployer.manifest import yamlpos
+
+    def outcome():
+        try:
+            parsed = yamlpos.parse(text)
+            return parsed.data, parsed.positions, parsed.duplicates
+        except yamlpos.YAMLSyntaxError as exc:
+            return exc.message, exc.line, exc.col
+
+    fast = outcome()
+    monkeypatch.setattr(yamlpos, "_FAST_LOADER", None)
+    assert outcome() == fast
