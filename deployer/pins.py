@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer import channel, frameworks, packages, provenance
+from deployer.artifacts import RealPaths
 from deployer.codegen import CodegenError, packages_for
 from deployer.desired import DesiredState, Model
 from deployer.errors import ManifestError, Problem
@@ -86,7 +87,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
     read: dict[str, tuple[provenance.Provenance, ...]] = {}
     conflicts: dict[str, list[str]] = {}
     index = _indexes(state)  # one pass: looking each model up in turn was quadratic
-    known = provenance.Cache(state.root / ".deployer" / "cache" / "provenance.json")
+    known = provenance.Cache(state.root / ".deployer" / "cache" / "provenance.json", one_pass=True)
     rel = _Relative(state.root)
     for model in models:
         where = f"models[{index.get(model.name, 0)}]"
@@ -150,25 +151,20 @@ def _indexes(state: DesiredState) -> dict[str, int]:
 
 class _Relative:
     """Paths relative to `root`, real paths compared (str(path) when outside it). Each folder's
-    real path is looked up once: with ten thousand models, resolving every part of every file
-    took seconds."""
+    real path is looked up once, and each path's answer kept: with ten thousand models,
+    resolving every part of every file took seconds."""
 
     def __init__(self, root: Path):
         self.root = os.path.realpath(root)
-        self.folders: dict[str, str] = {}
+        self.real = RealPaths()
+        self.known: dict[Path, str] = {}
 
     def __call__(self, path: Path) -> str:
-        text = os.path.abspath(path)
-        if os.path.islink(text) or os.pardir in Path(path).parts:
-            real = os.path.realpath(path)  # the file itself moves, or `..` must follow links
-        else:
-            folder, name = os.path.split(text)
-            if folder not in self.folders:
-                self.folders[folder] = os.path.realpath(folder)
-            real = os.path.join(self.folders[folder], name)
-        inside = os.path.relpath(real, self.root)
-        outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
-        return str(path) if outside else Path(inside).as_posix()
+        if path not in self.known:
+            inside = os.path.relpath(self.real(path), self.root)
+            outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
+            self.known[path] = str(path) if outside else Path(inside).as_posix()
+        return self.known[path]
 
 
 def _rel(root: Path, path: Path) -> str:

@@ -28,6 +28,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deployer.artifacts import RealPaths
 from deployer.packages import PackageSpec
 
 _SKLEARN_KEY = b"_sklearn_version"
@@ -95,10 +96,15 @@ _MLFLOW_FILES = ("MLmodel", "python_env.yaml", "requirements.txt")
 class Cache:
     """Provenances of files already read, keyed by the stat of the file and of the MLflow
     files beside it: an unchanged 1 GB pickle is not read again (nor h5py imported) on every
-    command. Folders are read each time. Persisted as JSON beside the digest cache."""
+    command. Folders are read each time. Persisted as JSON beside the digest cache.
 
-    def __init__(self, path: Path | None):
+    `one_pass`: for one command's pass over many models (ten thousand files in one folder):
+    each folder's real path and MLflow files are looked at once, not once per file."""
+
+    def __init__(self, path: Path | None, one_pass: bool = False):
         self.path, self.reads, self._dirty = path, 0, False
+        self._real = RealPaths() if one_pass else None
+        self._beside: dict[Path, list] | None = {} if one_pass else None
         self._entries: dict[str, dict] = {}
         if path is not None and path.is_file():
             try:
@@ -107,21 +113,28 @@ class Cache:
                 self._entries = {}
 
     @staticmethod
-    def _key(path: Path) -> list:
+    def _key(path: Path, beside: dict[Path, list] | None = None) -> list:
         def stat(p: Path):
             try:
                 st = p.stat()
             except OSError:
                 return None
             return [st.st_size, st.st_mtime_ns, st.st_ino]
+        folder = path.parent
+        meta = beside.get(folder) if beside is not None else None
+        if meta is None:
+            meta = [stat(folder / name) for name in _MLFLOW_FILES]
+            if beside is not None:
+                beside[folder] = meta
         # The leading tag changes when what is read changes: older entries are read again.
-        return ["loaders-only"] + [stat(path)] + [stat(path.parent / name) for name in _MLFLOW_FILES]
+        return ["loaders-only"] + [stat(path)] + meta
 
     def read(self, path: Path, framework: str | None = None) -> Provenance:
         path = Path(path)
         if path.is_dir():
             return read(path, framework)
-        name, key = str(path.resolve()), self._key(path)
+        name = str(self._real.resolve(path) if self._real is not None else path.resolve())
+        key = self._key(path, self._beside)
         entry = self._entries.get(name)
         if entry is not None and entry["key"] == key:
             return Provenance(path, dict(entry["versions"]), entry["python"], tuple(entry["notes"]))

@@ -87,6 +87,7 @@ def _defaults(defaults: dict[str, Any], places: tuple) -> Found:
 
 
 def _models(models: list[Any], places: tuple) -> Found:
+    real = artifacts.RealPaths()  # the models' files mostly share a few folders
     seen_names: dict[str, int] = {}
     seen_signatures: dict[tuple, int] = {}
     for i, model in enumerate(models):
@@ -114,15 +115,15 @@ def _models(models: list[Any], places: tuple) -> Found:
                                              f"{signature[0]}({', '.join(signature[1])})")
                 elif signature:
                     seen_signatures[signature] = i
-        yield from _artifact(model, places, path)
+        yield from _artifact(model, places, path, real)
         yield from _method(model.get("method"), model.get("framework"), path + ("method",))
         yield from _required_or_signature(model, places[0], path)
         for kind in ("preprocess", "postprocess"):
             steps = model.get(kind)
             for j, step in enumerate(steps if isinstance(steps, list) else []):
                 if isinstance(step, dict) and isinstance(step.get("artifact"), str):
-                    yield from _file(step["artifact"], places, path + (kind, j, "artifact"))
-        yield from _files(model.get("imports"), places, path + ("imports",))
+                    yield from _file(step["artifact"], places, path + (kind, j, "artifact"), real)
+        yield from _files(model.get("imports"), places, path + ("imports",), real)
         yield from _runtime(model.get("runtime_version"), path + ("runtime_version",))
         yield from _packages(model.get("packages"), path + ("packages",))
         output = model.get("output") if isinstance(model.get("output"), dict) else {}
@@ -196,11 +197,11 @@ def _features(features: list[Any], path: tuple):
     return names
 
 
-def _place(rel: str, places: tuple, path: tuple) -> tuple[Path | None, list]:
+def _place(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> tuple[Path | None, list]:
     """The real path of `rel` when it may be shipped: inside the manifest's folder (places[0]) or an
     allow_paths entry, existing, and a regular file or folder; else (None, [problem])."""
     full = places[0] / rel
-    real = Path(os.path.realpath(full))
+    real = Path(realpath(full))
     if not any(real == p or real.is_relative_to(p) for p in places):
         return None, [(path, f"{shown(rel)} is outside the manifest's folder (resolves to {shown(str(real))}); "
                              "files shipped to the stage must be inside it, or under an allow_paths: entry")]
@@ -327,12 +328,12 @@ def _table_columns(output: dict[str, Any], path: tuple) -> Found:
         seen.setdefault(stored, name)
 
 
-def _artifact(model: dict[str, Any], places: tuple, path: tuple) -> Found:
+def _artifact(model: dict[str, Any], places: tuple, path: tuple, realpath=os.path.realpath) -> Found:
     artifact, framework = model.get("artifact"), model.get("framework")
     if not isinstance(artifact, str) or not artifact:
         return
     apath = path + ("artifact",)
-    full, problems = _place(artifact, places, apath)
+    full, problems = _place(artifact, places, apath, realpath)
     yield from problems
     if full is None:
         return
@@ -352,17 +353,17 @@ def _folder(full: Path, rel: str, path: tuple) -> Found:
         yield path, f"{shown(rel)}: {exc.reason}"
 
 
-def _file(rel: str, places: tuple, path: tuple) -> Found:
-    full, problems = _place(rel, places, path)
+def _file(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> Found:
+    full, problems = _place(rel, places, path, realpath)
     yield from problems
     if full is not None and full.is_dir():
         yield path, f"{shown(rel)} is a folder; a file is required here"
 
 
-def _files(values: Any, places: tuple, path: tuple) -> Found:
+def _files(values: Any, places: tuple, path: tuple, realpath=os.path.realpath) -> Found:
     for j, rel in enumerate(values if isinstance(values, list) else []):
         if isinstance(rel, str) and rel:
-            yield from _file(rel, places, path + (j,))
+            yield from _file(rel, places, path + (j,), realpath)
 
 
 def _runtime(value: Any, path: tuple) -> Found:

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 from typing import Any, Mapping
 
-from deployer import identifiers, packages
+from deployer import artifacts, identifiers, packages
 from deployer.desired import (DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredState, Feature, Model, Output,
                               SmokeTest, Step, Target)
 from deployer.errors import DeployerError, ManifestError, Problem
@@ -168,7 +168,8 @@ def normalize(data: dict[str, Any], path: Path, target_name: str, variables: Map
         udf_timeout=float(spec["udf_timeout"]) if spec.get("udf_timeout") else None,
     )
     defaults = data.get("defaults") or {}
-    models = tuple(_model(m, defaults, root) for m in data["models"])
+    real = artifacts.RealPaths()
+    models = tuple(_model(m, defaults, root, real.resolve) for m in data["models"])
     return DesiredState(
         manifest_path=path,
         target=target,
@@ -206,7 +207,7 @@ def default_project(path: Path) -> str:
         return f"local/{path.stem}-{hashlib.sha256(str(path.resolve()).encode('utf-8')).hexdigest()[:12]}"
 
 
-def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
+def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path, resolve=Path.resolve) -> Model:
     raw = _with_signature(raw, root)
     features = tuple(Feature(checks.feature_sql_name(f), f["type"], checks.feature_column(f["name"]),
                              tuple(f.get("sample", ())))
@@ -219,18 +220,18 @@ def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
     return Model(
         name=identifiers.normalize(raw["name"]),
         framework=raw["framework"],
-        artifact=(root / raw["artifact"]).resolve(),
+        artifact=resolve(root / raw["artifact"]),
         features=features,
         output_type="object" if "columns" in output else output["type"],
         outputs=outputs,
         function=raw.get("function", "scalar"),
         method=raw.get("method"),
-        preprocess=tuple(Step((root / s["artifact"]).resolve(), s.get("method", "transform"))
+        preprocess=tuple(Step(resolve(root / s["artifact"]), s.get("method", "transform"))
                          for s in raw.get("preprocess", [])),
-        postprocess=tuple(Step((root / s["artifact"]).resolve(), s.get("method", "transform"))
+        postprocess=tuple(Step(resolve(root / s["artifact"]), s.get("method", "transform"))
                           for s in raw.get("postprocess", [])),
         packages=_merge_packages(defaults.get("packages", []), raw.get("packages", [])),
-        imports=tuple(dict.fromkeys((root / p).resolve()
+        imports=tuple(dict.fromkeys(resolve(root / p)
                                     for p in [*defaults.get("imports", []), *raw.get("imports", [])])),
         max_batch_size=raw.get("max_batch_size", defaults.get("max_batch_size")),
         log_level=(raw.get("log_level") or defaults.get("log_level") or "").upper() or None,
