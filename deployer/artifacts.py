@@ -59,12 +59,14 @@ class RealPaths:
             real = self.folders[folder] = os.path.realpath(folder)
         return os.path.join(real, name) if name else real
 
-    def resolve(self, path: Path) -> Path:
-        """Path.resolve(), which also reports a link loop: links and `..` go through it."""
+    def resolve(self, path: Path, text: bool = False):
+        """Path.resolve() (str(...) with `text`), which also reports a link loop: links and
+        `..` go through it."""
         raw = os.fspath(path)
         if os.pardir in raw.split(os.sep) or os.path.islink(raw):
-            return Path(path).resolve()
-        return Path(self(raw))
+            real = Path(path).resolve()
+            return str(real) if text else real
+        return self(raw) if text else Path(self(raw))
 
 
 class ArtifactError(DeployerError):

@@ -161,9 +161,13 @@ class _Relative:
 
     def __call__(self, path: Path) -> str:
         if path not in self.known:
-            inside = os.path.relpath(self.real(path), self.root)
-            outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
-            self.known[path] = str(path) if outside else Path(inside).as_posix()
+            real = self.real(path)
+            if real.startswith(self.root + os.sep):  # relpath's answer, without its work
+                self.known[path] = real[len(self.root) + 1:].replace(os.sep, "/")
+            else:
+                inside = os.path.relpath(real, self.root)
+                outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
+                self.known[path] = str(path) if outside else Path(inside).as_posix()
         return self.known[path]
 
 

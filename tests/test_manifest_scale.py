@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -116,3 +117,25 @@ def test_many_valid_models_load_as_through_jsonschema(tmp_path, monkeypatch):
     fast = load_manifest(path)
     monkeypatch.setattr(schema, "is_valid", lambda data: False)
     assert load_manifest(path) == fast
+
+
+def test_provenance_reads_a_pickle_once_and_agrees_with_the_sklearn_plugin(tmp_path):
+    """read() skips the sklearn plug-in's second read of the same bytes: it could add nothing."""
+    from deployer import frameworks, provenance
+
+    (tmp_path / "m.joblib").write_bytes(pickle.dumps({"_sklearn_version": "1.5.2"}))
+    plugin = frameworks.get("sklearn").versions(tmp_path / "m.joblib")
+    found = provenance.read(tmp_path / "m.joblib", "sklearn")
+    assert plugin and plugin.items() <= found.versions.items() and not found.notes
+
+
+def test_one_pass_provenance_cache_reads_as_the_plain_one(tmp_path):
+    from deployer import provenance
+
+    for i in range(3):
+        (tmp_path / f"m{i}.joblib").write_bytes(pickle.dumps({"_sklearn_version": f"1.5.{i}"}))
+    (tmp_path / "requirements.txt").write_text("mlflow==2.1.0\nscikit-learn==0.1\n")
+    plain = [provenance.Cache(None).read(tmp_path / f"m{i}.joblib", "sklearn") for i in range(3)]
+    one_pass = provenance.Cache(None, one_pass=True)
+    assert [one_pass.read(tmp_path / f"m{i}.joblib", "sklearn") for i in range(3)] == plain
+    assert plain[0].versions["mlflow"] == "2.1.0"

@@ -201,8 +201,9 @@ def _place(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> t
     """The real path of `rel` when it may be shipped: inside the manifest's folder (places[0]) or an
     allow_paths entry, existing, and a regular file or folder; else (None, [problem])."""
     full = places[0] / rel
-    real = Path(realpath(full))
-    if not any(real == p or real.is_relative_to(p) for p in places):
+    text = realpath(full)
+    real = Path(text)
+    if not any(_inside(text, p) for p in places):
         return None, [(path, f"{shown(rel)} is outside the manifest's folder (resolves to {shown(str(real))}); "
                              "files shipped to the stage must be inside it, or under an allow_paths: entry")]
     try:
@@ -214,6 +215,12 @@ def _place(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> t
     if not os.access(real, os.R_OK):
         return None, [(path, f"{shown(rel)} is not readable")]
     return real, []
+
+
+def _inside(real: str, place: Path) -> bool:
+    """Path(real).is_relative_to(place) for real paths (absolute, normalised), on the text."""
+    folder = str(place)
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _number_type(kind: Any, path: tuple) -> Found:
