@@ -56,7 +56,26 @@ class YAMLSyntaxError(Exception):
 
 # libyaml, when PyYAML was built with it: the same events and nodes about ten times faster.
 # A document it refuses is parsed again by the pure-Python loader, whose messages are kept.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+_FAST_LOADER = None
+if hasattr(yaml, "CSafeLoader"):
+    class _FastLoader(yaml.CSafeLoader):
+        """Resolves each distinct scalar's implicit tag once: ten thousand models repeat the
+        same few values, and the resolver's regexes run in Python."""
+
+        def __init__(self, stream):
+            super().__init__(stream)
+            self._tags: dict = {}
+
+        def resolve(self, kind, value, implicit):
+            if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+                return super().resolve(kind, value, implicit)
+            key = (value, implicit)
+            tag = self._tags.get(key)
+            if tag is None:
+                tag = self._tags[key] = super().resolve(kind, value, implicit)
+            return tag
+
+    _FAST_LOADER = _FastLoader
 
 
 def _bounded_by_libyaml() -> bool:
