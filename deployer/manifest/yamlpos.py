@@ -29,9 +29,22 @@ Path_ = tuple  # a tuple of str keys and int indexes
 @dataclass
 class Parsed:
     data: Any
-    # path -> (line, col) of the value; keys of mappings also under path + ("<key>",)
-    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     duplicates: list[tuple[Path_, str, int, int]] = field(default_factory=list)
+    # The composed nodes, walked again for positions only when one is asked for (a problem
+    # to locate): recording every value's position up front was a third of parsing.
+    _nodes: Any = field(default=None, repr=False, compare=False)
+    _positions: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def positions(self) -> dict[Path_, tuple[int, int]]:
+        """path -> (line, col) of the value; keys of mappings also under path + (("<key>", key),)."""
+        if self._positions is None:
+            self._positions = {}
+            if self._nodes is not None:
+                builder, root = self._nodes
+                builder.record(root, (), self._positions)
+                self._nodes = None
+        return self._positions
 
     def where(self, path: Path_) -> tuple[int, int] | tuple[None, None]:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -105,7 +118,9 @@ def parse(text: str, rendered=None) -> Parsed:
         node = _compose(text, yaml.SafeLoader)
     parsed = Parsed(data=None)
     if node is not _EMPTY:
-        parsed.data = _Builder(parsed, rendered).build(node, ())
+        builder = _Builder(parsed, rendered)
+        parsed.data = builder.build(node, ())
+        parsed._nodes = (builder, node)
     return parsed
 
 
@@ -225,8 +240,6 @@ class _Builder:
         tag = node.tag
         if tag not in _TAGS and not (isinstance(node, yaml.ScalarNode) and tag == _MERGE):
             raise _error(node, f"YAML tag {_short(tag)} is not supported")
-        mark = node.start_mark
-        self.parsed.positions[path] = (mark.line + 1, mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -240,7 +253,7 @@ class _Builder:
                 _constructor.flatten_mapping(node)
             except yaml.constructor.ConstructorError as exc:
                 raise _error(node, f"YAML error: {exc.problem}") from None
-        positions, duplicates = self.parsed.positions, self.parsed.duplicates
+        duplicates = self.parsed.duplicates
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -249,13 +262,27 @@ class _Builder:
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise _error(key_node, "a mapping key must be a plain value")
             key = str(key) if not isinstance(key, str) else key
-            mark = key_node.start_mark
-            kpos = (mark.line + 1, mark.column + 1)
             if key in result:
-                duplicates.append((path, key) + kpos)
-            positions[path + (("<key>", key),)] = kpos
+                mark = key_node.start_mark
+                duplicates.append((path, key, mark.line + 1, mark.column + 1))
             result[key] = self.build(value_node, path + (key,))
         return result
+
+    def record(self, node: yaml.Node, path: Path_, out: dict) -> None:
+        """The positions build() met, in its order (a later duplicate key overwrites): walked
+        only after a successful build, so every key is known to be a plain value."""
+        mark = node.start_mark
+        out[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = self.scalar(key_node)
+                key = str(key) if not isinstance(key, str) else key
+                mark = key_node.start_mark
+                out[path + (("<key>", key),)] = (mark.line + 1, mark.column + 1)
+                self.record(value_node, path + (key,), out)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.record(item, path + (i,), out)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if self.rendered is None or "\ue000" not in node.value:
