@@ -120,6 +120,7 @@ def parse(text: str, rendered=None) -> Parsed:
     if node is not _EMPTY:
         builder = _Builder(parsed, rendered)
         parsed.data = builder.build(node, ())
+        builder.parsed = None  # no cycle: the nodes go with `parsed`, without a collection
         parsed._nodes = (builder, node)
     return parsed
 
