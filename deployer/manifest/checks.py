@@ -7,6 +7,7 @@ once. They are defensive about shape, since schema errors are reported too.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
 import stat
@@ -165,7 +166,17 @@ def feature_column(name: str) -> str:
 
 def feature_sql_name(feature: dict[str, Any]) -> str:
     """The stored SQL argument name: sql_name, else the name by Snowflake's rules."""
-    return identifiers.normalize(feature.get("sql_name") or feature["name"])
+    return _stored(feature.get("sql_name") or feature["name"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_text(name: str) -> str:
+    return identifiers.normalize(name)
+
+
+def _stored(name: Any) -> str:
+    """identifiers.normalize, remembered for text: ten thousand models share a few feature names."""
+    return _stored_text(name) if isinstance(name, str) else identifiers.normalize(name)
 
 
 def _features(features: list[Any], path: tuple):
@@ -431,7 +442,7 @@ def match_inputs(given: dict[str, Any], columns: list[str]) -> tuple[dict[str, t
     by_sql: dict[str, str] = {}
     for c in columns:
         try:
-            by_sql.setdefault(identifiers.normalize(c), c)
+            by_sql.setdefault(_stored(c), c)
         except identifiers.IdentifierError:
             pass
     matched: dict[str, tuple[str, Any]] = {}
@@ -440,7 +451,7 @@ def match_inputs(given: dict[str, Any], columns: list[str]) -> tuple[dict[str, t
         column = key if key in columns else feature_column(key) if feature_column(key) in columns else None
         if column is None:
             try:
-                column = by_sql.get(identifiers.normalize(key))
+                column = by_sql.get(_stored(key))
             except identifiers.IdentifierError:
                 column = None
         if column is None or column in matched:
