@@ -113,3 +113,19 @@ def test_libyaml_depth_check_on_nodes_matches_the_event_check(monkeypatch, text)
     fast = outcome()
     monkeypatch.setattr(yamlpos, "_FAST_LOADER", None)
     assert outcome() == fast
+
+
+def test_positions_recorded_after_the_build_are_the_builds():
+    """Positions are walked from the nodes only when asked for; a shadowed duplicate's keys,
+    aliases and merges are placed exactly as when every value recorded its own while built."""
+    from deployer.manifest import yamlpos
+
+    parsed = yamlpos.parse("a: &x {b: 1}\nc: *x\na: {d: [2, 3]}\ne:\n  <<: *x\n  f: 4\n")
+    assert parsed.duplicates == [((), "a", 3, 1)]
+    assert parsed.positions == {
+        (): (1, 1), (("<key>", "a"),): (3, 1), ("a",): (3, 4), ("a", ("<key>", "b")): (1, 8),
+        ("a", "b"): (1, 11), (("<key>", "c"),): (2, 1), ("c",): (1, 4), ("c", ("<key>", "b")): (1, 8),
+        ("c", "b"): (1, 11), ("a", ("<key>", "d")): (3, 5), ("a", "d"): (3, 8), ("a", "d", 0): (3, 9),
+        ("a", "d", 1): (3, 12), (("<key>", "e"),): (4, 1), ("e",): (5, 3), ("e", ("<key>", "b")): (1, 8),
+        ("e", "b"): (1, 11), ("e", ("<key>", "f")): (6, 3), ("e", "f"): (6, 6)}
+    assert parsed.where(("a", "b", "zz")) == (1, 11) and parsed.key_where(("e",), "f") == (6, 3)
