@@ -6,6 +6,7 @@ Accepted: `name`, `name==1.2.3`, `name==1.*`, `name>=1.2`, `name>=1.2,<2`
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -25,13 +26,24 @@ class PackageSpec:
     @property
     def key(self) -> str:
         """The name as pip compares it: case and `-`/`_`/`.` folded."""
-        return re.sub(r"[-_.]+", "-", self.name).lower()
+        return _folded(self.name)
 
     def __str__(self) -> str:
         return self.name + self.constraint
 
 
 def parse(spec: str) -> PackageSpec:
+    # Ten thousand models repeat the same few specs: each is parsed once (a spec is immutable).
+    return _parse(spec) if isinstance(spec, str) else _parse.__wrapped__(spec)
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(spec: str) -> PackageSpec:
     text = spec.strip()
     match = _NAME.match(text)
     if not match:

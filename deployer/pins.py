@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer import channel, frameworks, packages, provenance
+from deployer.artifacts import RealPaths
 from deployer.codegen import CodegenError, packages_for
 from deployer.desired import DesiredState, Model
 from deployer.errors import ManifestError, Problem
+from deployer.manifest.gcpause import gc_paused
 from deployer.resolve import resolve
 
 
@@ -71,6 +73,7 @@ def source_name(state: DesiredState) -> str:
     return channel.load_snapshot().describe()
 
 
+@gc_paused()
 def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] | None = None) -> Resolution:
     """Every model's exact PACKAGES; ManifestError naming each package that cannot be resolved.
 
@@ -84,7 +87,7 @@ def resolve_state(state: DesiredState, session=None, models: tuple[Model, ...] |
     read: dict[str, tuple[provenance.Provenance, ...]] = {}
     conflicts: dict[str, list[str]] = {}
     index = _indexes(state)  # one pass: looking each model up in turn was quadratic
-    known = provenance.Cache(state.root / ".deployer" / "cache" / "provenance.json")
+    known = provenance.Cache(state.root / ".deployer" / "cache" / "provenance.json", one_pass=True)
     rel = _Relative(state.root)
     for model in models:
         where = f"models[{index.get(model.name, 0)}]"
@@ -148,25 +151,24 @@ def _indexes(state: DesiredState) -> dict[str, int]:
 
 class _Relative:
     """Paths relative to `root`, real paths compared (str(path) when outside it). Each folder's
-    real path is looked up once: with ten thousand models, resolving every part of every file
-    took seconds."""
+    real path is looked up once, and each path's answer kept: with ten thousand models,
+    resolving every part of every file took seconds."""
 
     def __init__(self, root: Path):
         self.root = os.path.realpath(root)
-        self.folders: dict[str, str] = {}
+        self.real = RealPaths()
+        self.known: dict[Path, str] = {}
 
     def __call__(self, path: Path) -> str:
-        text = os.path.abspath(path)
-        if os.path.islink(text) or os.pardir in Path(path).parts:
-            real = os.path.realpath(path)  # the file itself moves, or `..` must follow links
-        else:
-            folder, name = os.path.split(text)
-            if folder not in self.folders:
-                self.folders[folder] = os.path.realpath(folder)
-            real = os.path.join(self.folders[folder], name)
-        inside = os.path.relpath(real, self.root)
-        outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
-        return str(path) if outside else Path(inside).as_posix()
+        if path not in self.known:
+            real = self.real(path)
+            if real.startswith(self.root + os.sep):  # relpath's answer, without its work
+                self.known[path] = real[len(self.root) + 1:].replace(os.sep, "/")
+            else:
+                inside = os.path.relpath(real, self.root)
+                outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
+                self.known[path] = str(path) if outside else Path(inside).as_posix()
+        return self.known[path]
 
 
 def _rel(root: Path, path: Path) -> str:

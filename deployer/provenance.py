@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import json
 import lzma
 import os
@@ -28,6 +29,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deployer.artifacts import RealPaths
 from deployer.packages import PackageSpec
 
 _SKLEARN_KEY = b"_sklearn_version"
@@ -55,13 +57,15 @@ class Provenance:
         return ", ".join(parts) if parts else "versions not recorded"
 
 
-def read(path: Path, framework: str | None = None) -> Provenance:
+def read(path: Path, framework: str | None = None, *, beside: dict | None = None) -> Provenance:
     """The writer versions recorded in one artifact (a file or a folder); `framework`: the
-    plug-in (deployer.frameworks) that reads its own formats (an XGBoost JSON Booster ...)."""
+    plug-in (deployer.frameworks) that reads its own formats (an XGBoost JSON Booster ...);
+    `beside`: the MLflow metadata of folders already read in this pass (Cache one_pass)."""
     path = Path(path)
     versions: dict[str, str] = {}
     notes: list[str] = []
     python = None
+    scanned = False  # the file's bytes were scanned for _sklearn_version
     try:
         if path.is_dir():
             versions.update(_saved_model(path))
@@ -70,20 +74,27 @@ def read(path: Path, framework: str | None = None) -> Provenance:
             suffix = path.suffix.lower()
             if suffix in (".h5", ".hdf5"):
                 versions.update(_h5(path))
-            elif suffix == ".keras" or zipfile.is_zipfile(path):
+            elif suffix == ".keras":
                 versions.update(_keras_zip(path))
             else:
-                version = sklearn_version(path.read_bytes())
-                if version:
-                    versions["scikit-learn"] = version
-            mlflow_python = _mlflow(path.parent, versions, only_if_missing=True)
+                data = path.read_bytes()  # once: ten thousand small pickles were opened three times
+                if zipfile.is_zipfile(io.BytesIO(data)):
+                    versions.update(_keras_zip(path))
+                else:
+                    scanned = True
+                    version = sklearn_version(data)
+                    if version:
+                        versions["scikit-learn"] = version
+            mlflow_python = _mlflow(path.parent, versions, only_if_missing=True, memo=beside)
             python = python or mlflow_python
         if framework is not None:
             from deployer import frameworks
 
             plugin = frameworks.get(framework)
-            for package, version in (plugin.versions(path) if plugin else {}).items():
-                versions.setdefault(package, version)
+            # The sklearn plug-in's versions are the scan just made of the same bytes.
+            if plugin is not None and not (scanned and plugin.name == "sklearn"):
+                for package, version in plugin.versions(path).items():
+                    versions.setdefault(package, version)
     except (OSError, ValueError, KeyError, ImportError, zipfile.BadZipFile) as exc:
         notes.append(f"{path.name}: cannot read writer versions: {exc}")
     return Provenance(path, versions, python, tuple(notes))
@@ -95,10 +106,16 @@ _MLFLOW_FILES = ("MLmodel", "python_env.yaml", "requirements.txt")
 class Cache:
     """Provenances of files already read, keyed by the stat of the file and of the MLflow
     files beside it: an unchanged 1 GB pickle is not read again (nor h5py imported) on every
-    command. Folders are read each time. Persisted as JSON beside the digest cache."""
+    command. Folders are read each time. Persisted as JSON beside the digest cache.
 
-    def __init__(self, path: Path | None):
+    `one_pass`: for one command's pass over many models (ten thousand files in one folder):
+    each folder's real path and MLflow files are looked at once, not once per file."""
+
+    def __init__(self, path: Path | None, one_pass: bool = False):
         self.path, self.reads, self._dirty = path, 0, False
+        self._real = RealPaths() if one_pass else None
+        self._beside: dict[Path, list] | None = {} if one_pass else None
+        self._mlflow: dict[Path, tuple] | None = {} if one_pass else None
         self._entries: dict[str, dict] = {}
         if path is not None and path.is_file():
             try:
@@ -107,25 +124,32 @@ class Cache:
                 self._entries = {}
 
     @staticmethod
-    def _key(path: Path) -> list:
+    def _key(path: Path, beside: dict[Path, list] | None = None) -> list:
         def stat(p: Path):
             try:
                 st = p.stat()
             except OSError:
                 return None
             return [st.st_size, st.st_mtime_ns, st.st_ino]
+        folder = path.parent
+        meta = beside.get(folder) if beside is not None else None
+        if meta is None:
+            meta = [stat(folder / name) for name in _MLFLOW_FILES]
+            if beside is not None:
+                beside[folder] = meta
         # The leading tag changes when what is read changes: older entries are read again.
-        return ["loaders-only"] + [stat(path)] + [stat(path.parent / name) for name in _MLFLOW_FILES]
+        return ["loaders-only"] + [stat(path)] + meta
 
     def read(self, path: Path, framework: str | None = None) -> Provenance:
         path = Path(path)
         if path.is_dir():
             return read(path, framework)
-        name, key = str(path.resolve()), self._key(path)
+        name = self._real.resolve(path, text=True) if self._real is not None else str(path.resolve())
+        key = self._key(path, self._beside)
         entry = self._entries.get(name)
         if entry is not None and entry["key"] == key:
             return Provenance(path, dict(entry["versions"]), entry["python"], tuple(entry["notes"]))
-        found = read(path, framework)
+        found = read(path, framework, beside=self._mlflow)
         self.reads += 1
         if not found.notes:  # a file that could not be read is tried again next time
             self._entries[name] = {"key": key, "versions": found.versions, "python": found.python,
@@ -253,8 +277,22 @@ def _pickle_string(data: bytes, pos: int) -> str | None:
         return None
 
 
-def _mlflow(folder: Path, versions: dict[str, str], *, only_if_missing: bool = False) -> str | None:
-    """Merge MLflow metadata found in `folder` into `versions`; the recorded Python, if any."""
+def _mlflow(folder: Path, versions: dict[str, str], *, only_if_missing: bool = False,
+            memo: dict | None = None) -> str | None:
+    """Merge MLflow metadata found in `folder` into `versions`; the recorded Python, if any.
+    `memo`: folder -> what was found there, for a pass over many files in one folder."""
+    if memo is None or folder not in memo:
+        found_python = _mlflow_found(folder)
+        if memo is not None:
+            memo[folder] = found_python
+    found, python = found_python if memo is None else memo[folder]
+    for package, version in found.items():
+        if not only_if_missing or package not in versions:
+            versions.setdefault(package, version)
+    return str(python) if python else None
+
+
+def _mlflow_found(folder: Path) -> tuple[dict[str, str], object]:
     import yaml
 
     found: dict[str, str] = {}
@@ -280,10 +318,7 @@ def _mlflow(folder: Path, versions: dict[str, str], *, only_if_missing: bool = F
             name = "mlflow" if name == "mlflow-skinny" else name  # the same modules
             if name in _MLFLOW_LOADERS:
                 found.setdefault(name, m.group(2))
-    for package, version in found.items():
-        if not only_if_missing or package not in versions:
-            versions.setdefault(package, version)
-    return str(python) if python else None
+    return found, python
 
 
 def merged(provenances: list[Provenance]) -> tuple[dict[str, tuple[str, Path]], list[str]]:

@@ -14,6 +14,7 @@ when the target offers it, so the exact loader is pinned too.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -85,6 +86,9 @@ def _one(spec: packages.PackageSpec, writer: tuple[str, str] | None, offered: tu
                     "(the closest with the same major version)"), None
 
 
+# Pure functions of version strings, cached: ten thousand models ask about the same few
+# hundred versions, and parsing them was most of resolving.
+@functools.lru_cache(maxsize=65536)
 def _allows(constraint: str, version: str) -> bool:
     if not constraint:
         return True
@@ -94,6 +98,7 @@ def _allows(constraint: str, version: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
 def _release(version: str) -> tuple[int, ...]:
     try:
         return Version(version).release
@@ -101,6 +106,7 @@ def _release(version: str) -> tuple[int, ...]:
         return ()
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(version: str):
     try:
         return (1, Version(version))
@@ -108,6 +114,7 @@ def _key(version: str):
         return (0, Version("0"))
 
 
+@functools.lru_cache(maxsize=65536)
 def _distance(candidate: str, target: str) -> tuple:
     """Closest minor first; below the target the newest patch, above it the oldest."""
     c, t = (_release(candidate) + (0, 0, 0))[:3], (_release(target) + (0, 0, 0))[:3]

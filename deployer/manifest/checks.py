@@ -7,6 +7,7 @@ once. They are defensive about shape, since schema errors are reported too.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
 import stat
@@ -87,6 +88,7 @@ def _defaults(defaults: dict[str, Any], places: tuple) -> Found:
 
 
 def _models(models: list[Any], places: tuple) -> Found:
+    real = artifacts.RealPaths()  # the models' files mostly share a few folders
     seen_names: dict[str, int] = {}
     seen_signatures: dict[tuple, int] = {}
     for i, model in enumerate(models):
@@ -114,15 +116,15 @@ def _models(models: list[Any], places: tuple) -> Found:
                                              f"{signature[0]}({', '.join(signature[1])})")
                 elif signature:
                     seen_signatures[signature] = i
-        yield from _artifact(model, places, path)
+        yield from _artifact(model, places, path, real)
         yield from _method(model.get("method"), model.get("framework"), path + ("method",))
         yield from _required_or_signature(model, places[0], path)
         for kind in ("preprocess", "postprocess"):
             steps = model.get(kind)
             for j, step in enumerate(steps if isinstance(steps, list) else []):
                 if isinstance(step, dict) and isinstance(step.get("artifact"), str):
-                    yield from _file(step["artifact"], places, path + (kind, j, "artifact"))
-        yield from _files(model.get("imports"), places, path + ("imports",))
+                    yield from _file(step["artifact"], places, path + (kind, j, "artifact"), real)
+        yield from _files(model.get("imports"), places, path + ("imports",), real)
         yield from _runtime(model.get("runtime_version"), path + ("runtime_version",))
         yield from _packages(model.get("packages"), path + ("packages",))
         output = model.get("output") if isinstance(model.get("output"), dict) else {}
@@ -164,7 +166,17 @@ def feature_column(name: str) -> str:
 
 def feature_sql_name(feature: dict[str, Any]) -> str:
     """The stored SQL argument name: sql_name, else the name by Snowflake's rules."""
-    return identifiers.normalize(feature.get("sql_name") or feature["name"])
+    return _stored(feature.get("sql_name") or feature["name"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_text(name: str) -> str:
+    return identifiers.normalize(name)
+
+
+def _stored(name: Any) -> str:
+    """identifiers.normalize, remembered for text: ten thousand models share a few feature names."""
+    return _stored_text(name) if isinstance(name, str) else identifiers.normalize(name)
 
 
 def _features(features: list[Any], path: tuple):
@@ -196,12 +208,13 @@ def _features(features: list[Any], path: tuple):
     return names
 
 
-def _place(rel: str, places: tuple, path: tuple) -> tuple[Path | None, list]:
+def _place(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> tuple[Path | None, list]:
     """The real path of `rel` when it may be shipped: inside the manifest's folder (places[0]) or an
     allow_paths entry, existing, and a regular file or folder; else (None, [problem])."""
     full = places[0] / rel
-    real = Path(os.path.realpath(full))
-    if not any(real == p or real.is_relative_to(p) for p in places):
+    text = realpath(full)
+    real = Path(text)
+    if not any(_inside(text, p) for p in places):
         return None, [(path, f"{shown(rel)} is outside the manifest's folder (resolves to {shown(str(real))}); "
                              "files shipped to the stage must be inside it, or under an allow_paths: entry")]
     try:
@@ -213,6 +226,12 @@ def _place(rel: str, places: tuple, path: tuple) -> tuple[Path | None, list]:
     if not os.access(real, os.R_OK):
         return None, [(path, f"{shown(rel)} is not readable")]
     return real, []
+
+
+def _inside(real: str, place: Path) -> bool:
+    """Path(real).is_relative_to(place) for real paths (absolute, normalised), on the text."""
+    folder = str(place)
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _number_type(kind: Any, path: tuple) -> Found:
@@ -327,12 +346,12 @@ def _table_columns(output: dict[str, Any], path: tuple) -> Found:
         seen.setdefault(stored, name)
 
 
-def _artifact(model: dict[str, Any], places: tuple, path: tuple) -> Found:
+def _artifact(model: dict[str, Any], places: tuple, path: tuple, realpath=os.path.realpath) -> Found:
     artifact, framework = model.get("artifact"), model.get("framework")
     if not isinstance(artifact, str) or not artifact:
         return
     apath = path + ("artifact",)
-    full, problems = _place(artifact, places, apath)
+    full, problems = _place(artifact, places, apath, realpath)
     yield from problems
     if full is None:
         return
@@ -352,17 +371,17 @@ def _folder(full: Path, rel: str, path: tuple) -> Found:
         yield path, f"{shown(rel)}: {exc.reason}"
 
 
-def _file(rel: str, places: tuple, path: tuple) -> Found:
-    full, problems = _place(rel, places, path)
+def _file(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> Found:
+    full, problems = _place(rel, places, path, realpath)
     yield from problems
     if full is not None and full.is_dir():
         yield path, f"{shown(rel)} is a folder; a file is required here"
 
 
-def _files(values: Any, places: tuple, path: tuple) -> Found:
+def _files(values: Any, places: tuple, path: tuple, realpath=os.path.realpath) -> Found:
     for j, rel in enumerate(values if isinstance(values, list) else []):
         if isinstance(rel, str) and rel:
-            yield from _file(rel, places, path + (j,))
+            yield from _file(rel, places, path + (j,), realpath)
 
 
 def _runtime(value: Any, path: tuple) -> Found:
@@ -423,7 +442,7 @@ def match_inputs(given: dict[str, Any], columns: list[str]) -> tuple[dict[str, t
     by_sql: dict[str, str] = {}
     for c in columns:
         try:
-            by_sql.setdefault(identifiers.normalize(c), c)
+            by_sql.setdefault(_stored(c), c)
         except identifiers.IdentifierError:
             pass
     matched: dict[str, tuple[str, Any]] = {}
@@ -432,7 +451,7 @@ def match_inputs(given: dict[str, Any], columns: list[str]) -> tuple[dict[str, t
         column = key if key in columns else feature_column(key) if feature_column(key) in columns else None
         if column is None:
             try:
-                column = by_sql.get(identifiers.normalize(key))
+                column = by_sql.get(_stored(key))
             except identifiers.IdentifierError:
                 column = None
         if column is None or column in matched:

@@ -9,11 +9,12 @@ import stat
 from pathlib import Path
 from typing import Any, Mapping
 
-from deployer import identifiers, packages, schema_cache
+from deployer import artifacts, identifiers, packages, schema_cache
 from deployer.desired import (DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredState, Feature, Model, Output,
                               SmokeTest, Step, Target)
 from deployer.errors import DeployerError, ManifestError, Problem
 from deployer.manifest import checks, render as render_mod, yamlpos
+from deployer.manifest.gcpause import gc_paused
 
 DEFAULT_FILE = "deploy.yaml"
 DEFAULT_LOCAL_PATH = ".deployer/local"
@@ -21,6 +22,7 @@ MAX_FILE = 16_000_000  # bytes of manifest: room for tens of thousands of models
 MAX_MESSAGE = 300  # characters of one problem's message
 
 
+@gc_paused()
 def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
                   overrides: Mapping[str, str] | None = None,
                   environ: Mapping[str, str] | None = None) -> DesiredState:
@@ -172,7 +174,8 @@ def normalize(data: dict[str, Any], path: Path, target_name: str, variables: Map
         udf_timeout=float(spec["udf_timeout"]) if spec.get("udf_timeout") else None,
     )
     defaults = data.get("defaults") or {}
-    models = tuple(_model(m, defaults, root) for m in data["models"])
+    real = artifacts.RealPaths()
+    models = tuple(_model(m, defaults, root, real.resolve) for m in data["models"])
     return DesiredState(
         manifest_path=path,
         target=target,
@@ -210,7 +213,7 @@ def default_project(path: Path) -> str:
         return f"local/{path.stem}-{hashlib.sha256(str(path.resolve()).encode('utf-8')).hexdigest()[:12]}"
 
 
-def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
+def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path, resolve=Path.resolve) -> Model:
     raw = _with_signature(raw, root)
     features = tuple(Feature(checks.feature_sql_name(f), f["type"], checks.feature_column(f["name"]),
                              tuple(f.get("sample", ())))
@@ -223,18 +226,18 @@ def _model(raw: dict[str, Any], defaults: dict[str, Any], root: Path) -> Model:
     return Model(
         name=identifiers.normalize(raw["name"]),
         framework=raw["framework"],
-        artifact=(root / raw["artifact"]).resolve(),
+        artifact=resolve(root / raw["artifact"]),
         features=features,
         output_type="object" if "columns" in output else output["type"],
         outputs=outputs,
         function=raw.get("function", "scalar"),
         method=raw.get("method"),
-        preprocess=tuple(Step((root / s["artifact"]).resolve(), s.get("method", "transform"))
+        preprocess=tuple(Step(resolve(root / s["artifact"]), s.get("method", "transform"))
                          for s in raw.get("preprocess", [])),
-        postprocess=tuple(Step((root / s["artifact"]).resolve(), s.get("method", "transform"))
+        postprocess=tuple(Step(resolve(root / s["artifact"]), s.get("method", "transform"))
                           for s in raw.get("postprocess", [])),
         packages=_merge_packages(defaults.get("packages", []), raw.get("packages", [])),
-        imports=tuple(dict.fromkeys((root / p).resolve()
+        imports=tuple(dict.fromkeys(resolve(root / p)
                                     for p in [*defaults.get("imports", []), *raw.get("imports", [])])),
         max_batch_size=raw.get("max_batch_size", defaults.get("max_batch_size")),
         log_level=(raw.get("log_level") or defaults.get("log_level") or "").upper() or None,

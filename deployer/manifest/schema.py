@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import jsonschema
 
@@ -36,8 +37,125 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def errors(data: Any) -> Iterator[tuple[tuple, str, str | None]]:
     """Yield (path, message, unknown_key) for each schema violation, most specific first."""
+    if is_valid(data):  # the common case, checked fast; jsonschema explains anything else
+        return
     for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         yield from _explain(error)
+
+
+def is_valid(data: Any) -> bool:
+    """jsonschema's verdict on `data`, about twenty times faster (ten thousand models took
+    seconds): the schema compiled into plain predicates. False also when the schema uses a
+    keyword not compiled here, so the caller asks jsonschema."""
+    check = _compiled()
+    return check is not None and check(data)
+
+
+class _Unsupported(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled():
+    try:
+        return _compile(schema())
+    except _Unsupported:
+        return None
+
+
+_ANNOTATIONS = {"$schema", "$id", "title", "description", "x-types", "$comment", "default", "examples"}
+_TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER
+_TYPES = {"string": lambda v: isinstance(v, str), "object": lambda v: isinstance(v, dict),
+          "array": lambda v: isinstance(v, list), "boolean": lambda v: isinstance(v, bool),
+          "null": lambda v: v is None,
+          "number": lambda v: _TYPE_CHECKER.is_type(v, "number"),
+          "integer": lambda v: _TYPE_CHECKER.is_type(v, "integer")}
+
+
+def _compile(node: Any) -> Callable[[Any], bool]:
+    """A predicate for one (sub)schema, keyword by keyword as jsonschema's Draft 2020-12
+    validator applies them (each keyword ignores values of other types)."""
+    if node is True:
+        return lambda v: True
+    if not isinstance(node, dict):
+        raise _Unsupported(node)
+    checks: list[Callable[[Any], bool]] = []
+    for key, arg in node.items():
+        if key in _ANNOTATIONS or key == "additionalProperties":
+            continue
+        if key == "type":
+            names = arg if isinstance(arg, list) else [arg]
+            if not all(name in _TYPES for name in names):
+                raise _Unsupported(arg)
+            kinds = [_TYPES[name] for name in names]
+            checks.append(kinds[0] if len(kinds) == 1 else lambda v, kinds=kinds: any(kind(v) for kind in kinds))
+        elif key == "properties" or (key == "required" and "properties" not in node):
+            checks.append(_object(node))
+        elif key == "required":
+            continue  # part of the properties check
+        elif key == "items" and "prefixItems" not in node:
+            item = _compile(arg)
+            checks.append(lambda v, item=item: not isinstance(v, list) or all(map(item, v)))
+        elif key in ("enum", "const"):
+            options = arg if key == "enum" else [arg]
+            checks.append(_one_of_values(options))
+        elif key == "minLength":
+            checks.append(lambda v, n=arg: not isinstance(v, str) or len(v) >= n)
+        elif key == "pattern":
+            search = re.compile(arg).search
+            checks.append(lambda v, search=search: not isinstance(v, str) or search(v) is not None)
+        elif key == "minItems":
+            checks.append(lambda v, n=arg: not isinstance(v, list) or len(v) >= n)
+        elif key in ("minimum", "maximum", "exclusiveMinimum"):
+            # as jsonschema words them (NaN passes: it is neither less nor greater)
+            compare = {"minimum": lambda v, n: not v < n, "maximum": lambda v, n: not v > n,
+                       "exclusiveMinimum": lambda v, n: not v <= n}[key]
+            checks.append(lambda v, n=arg, compare=compare: not _TYPES["number"](v) or compare(v, n))
+        elif key == "oneOf":
+            branches = [_compile(b) for b in arg]
+            checks.append(lambda v, branches=branches: sum(1 for b in branches if b(v)) == 1)
+        else:
+            raise _Unsupported(key)
+    if "additionalProperties" in node and "properties" not in node and "required" not in node:
+        checks.append(_object(node))
+    if len(checks) == 1:
+        return checks[0]
+
+    def every(v: Any) -> bool:
+        for check in checks:
+            if not check(v):
+                return False
+        return True
+    return every
+
+
+def _object(node: dict[str, Any]) -> Callable[[Any], bool]:
+    """properties, additionalProperties and required, in one pass over a mapping."""
+    if "patternProperties" in node:
+        raise _Unsupported("patternProperties")
+    properties = {k: _compile(v) for k, v in node.get("properties", {}).items()}
+    extra = node.get("additionalProperties", True)
+    other = (lambda v: False) if extra is False else _compile(extra)
+    required = list(node.get("required", []))
+
+    def check(v: Any) -> bool:
+        if not isinstance(v, dict):
+            return True
+        for key, value in v.items():
+            if not properties.get(key, other)(value):
+                return False
+        return all(key in v for key in required)
+    return check
+
+
+def _one_of_values(options: list[Any]) -> Callable[[Any], bool]:
+    """enum/const for strings and numbers, compared as jsonschema does (True is not 1)."""
+    if all(isinstance(o, str) for o in options):
+        allowed = set(options)
+        return lambda v: isinstance(v, str) and v in allowed
+    if all(type(o) in (int, float) for o in options):
+        return lambda v: type(v) in (int, float) and v in options
+    raise _Unsupported(options)
 
 
 def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[tuple, str, str | None]]:

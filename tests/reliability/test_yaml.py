@@ -86,3 +86,46 @@ def test_an_alias_repeating_many_values_is_refused_but_many_written_values_are_n
     repeated = "a: &a [" + ", ".join(["x"] * 1000) + "]\nb: [" + ", ".join(["*a"] * 101) + "]\n"
     with pytest.raises(yamlpos.YAMLSyntaxError, match="expands to more than 100,000 values"):
         yamlpos.parse(repeated)
+
+
+@pytest.mark.parametrize("text", [
+    "a: " + "[" * 64 + "]" * 64 + "\n",  # at the limit
+    "a: " + "[" * 65 + "]" * 65 + "\n",  # one over
+    "a:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(70)),  # block mappings
+    "x: &a " + "[" * 60 + "1" + "]" * 60 + "\ny: [*a, *a]\n",  # an alias is no deeper than its anchor
+    "x: &a " + "[" * 30 + "1" + "]" * 30 + "\ny: " + "[" * 40 + "*a" + "]" * 40 + "\n",
+    "- " * 70 + "x\n", "- " * 2000 + "x\n", "hello\n",
+    "b: &b {r: 1, p: [x]}\nm:\n  - <<: *b\n    r: 2\n  - <<: [*b, {q: 3}]\n    r: 4\n",
+    "a: {k: 1, k: 2}\nb: [1, 1.5, yes, ~, 2024-01-02, '1', 1]\nc: !!str 1\nd: !!binary aGk=\n",
+])
+def test_libyaml_depth_check_on_nodes_matches_the_event_check(monkeypatch, text):
+    """libyaml's nodes are checked for depth after composing (no second parse): the same
+    values, positions and errors as the pure-Python loader, which checks the events."""
+    from deployer.manifest import yamlpos
+
+    def outcome():
+        try:
+            parsed = yamlpos.parse(text)
+            return parsed.data, parsed.positions, parsed.duplicates
+        except yamlpos.YAMLSyntaxError as exc:
+            return exc.message, exc.line, exc.col
+
+    fast = outcome()
+    monkeypatch.setattr(yamlpos, "_FAST_LOADER", None)
+    assert outcome() == fast
+
+
+def test_positions_recorded_after_the_build_are_the_builds():
+    """Positions are walked from the nodes only when asked for; a shadowed duplicate's keys,
+    aliases and merges are placed exactly as when every value recorded its own while built."""
+    from deployer.manifest import yamlpos
+
+    parsed = yamlpos.parse("a: &x {b: 1}\nc: *x\na: {d: [2, 3]}\ne:\n  <<: *x\n  f: 4\n")
+    assert parsed.duplicates == [((), "a", 3, 1)]
+    assert parsed.positions == {
+        (): (1, 1), (("<key>", "a"),): (3, 1), ("a",): (3, 4), ("a", ("<key>", "b")): (1, 8),
+        ("a", "b"): (1, 11), (("<key>", "c"),): (2, 1), ("c",): (1, 4), ("c", ("<key>", "b")): (1, 8),
+        ("c", "b"): (1, 11), ("a", ("<key>", "d")): (3, 5), ("a", "d"): (3, 8), ("a", "d", 0): (3, 9),
+        ("a", "d", 1): (3, 12), (("<key>", "e"),): (4, 1), ("e",): (5, 3), ("e", ("<key>", "b")): (1, 8),
+        ("e", "b"): (1, 11), ("e", ("<key>", "f")): (6, 3), ("e", "f"): (6, 6)}
+    assert parsed.where(("a", "b", "zz")) == (1, 11) and parsed.key_where(("e",), "f") == (6, 3)
