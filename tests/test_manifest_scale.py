@@ -139,3 +139,30 @@ def test_one_pass_provenance_cache_reads_as_the_plain_one(tmp_path):
     one_pass = provenance.Cache(None, one_pass=True)
     assert [one_pass.read(tmp_path / f"m{i}.joblib", "sklearn") for i in range(3)] == plain
     assert plain[0].versions["mlflow"] == "2.1.0"
+
+
+def test_types_are_checked_as_jsonschema_checks_them():
+    import jsonschema
+
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER
+    for value in (None, True, False, 0, 1, -3, 1.0, 2.5, float("nan"), float("inf"), "1", [], {}, [1], {"a": 1}):
+        for kind in ("string", "object", "array", "boolean", "null", "number", "integer"):
+            assert schema._TYPES[kind](value) == checker.is_type(value, kind), (value, kind)
+
+
+def test_a_valid_manifest_does_not_import_jsonschema(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    example = Path(__file__).resolve().parents[1] / "configs" / "example" / "deploy.yaml"
+    code = f"""
+        import sys
+        from deployer.manifest.load import load_manifest
+        load_manifest({str(example)!r})
+        print("jsonschema" in sys.modules)
+    """
+    child = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                           timeout=120, cwd=tmp_path)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "False"

@@ -9,11 +9,11 @@ import stat
 from pathlib import Path
 from typing import Any, Mapping
 
-from deployer import artifacts, identifiers, packages, schema_cache
+from deployer import artifacts, identifiers, packages
 from deployer.desired import (DEFAULT_RUNTIME, DEFAULT_KEEP_RELEASES, DesiredState, Feature, Model, Output,
                               SmokeTest, Step, Target)
 from deployer.errors import DeployerError, ManifestError, Problem
-from deployer.manifest import checks, render as render_mod, yamlpos
+from deployer.manifest import checks, render as render_mod, schema, yamlpos
 from deployer.manifest.gcpause import gc_paused
 
 DEFAULT_FILE = "deploy.yaml"
@@ -78,7 +78,7 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     for where, key, line, col in parsed.duplicates:
         problems.append(Problem(shown, line, col, _excerpt(yamlpos.format_path(where + (key,))),
                                 _excerpt(f"duplicate key '{key}'")))
-    for where, message, key in schema_cache.errors(data, path.parent, _schema_errors):
+    for where, message, key in schema.errors(data):
         add(where, message, key)
     root = path.parent
     for where, message in checks.check(data, root, _allowed_paths(data, root)):
@@ -91,12 +91,6 @@ def load_manifest(file: str | Path = DEFAULT_FILE, *, target: str | None = None,
     if problems:
         raise ManifestError(_ordered(problems))
     return normalize(data, path, target_name, variables)
-
-
-def _schema_errors(data: Any) -> Any:
-    from deployer.manifest import schema  # jsonschema: only for a document not known to pass
-
-    return schema.errors(data)
 
 
 def _read(path: Path, shown: str) -> str:

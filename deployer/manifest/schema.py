@@ -5,11 +5,11 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import numbers
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import jsonschema
 
 _SHOWN = 60  # characters of a value echoed in a message
 
@@ -31,7 +31,9 @@ def schema() -> dict[str, Any]:
     return json.loads(schema_text())
 
 
-def _validator() -> jsonschema.Draft202012Validator:
+def _validator() -> "jsonschema.Draft202012Validator":
+    import jsonschema  # ~0.1 s: only to explain a document that is not valid
+
     return jsonschema.Draft202012Validator(schema())
 
 
@@ -64,12 +66,14 @@ def _compiled():
 
 
 _ANNOTATIONS = {"$schema", "$id", "title", "description", "x-types", "$comment", "default", "examples"}
-_TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER
+# jsonschema's Draft 2020-12 type checker, written out so that a valid document needs no
+# jsonschema at all: a bool is no number, and a float with no fraction is an integer.
 _TYPES = {"string": lambda v: isinstance(v, str), "object": lambda v: isinstance(v, dict),
           "array": lambda v: isinstance(v, list), "boolean": lambda v: isinstance(v, bool),
           "null": lambda v: v is None,
-          "number": lambda v: _TYPE_CHECKER.is_type(v, "number"),
-          "integer": lambda v: _TYPE_CHECKER.is_type(v, "integer")}
+          "number": lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool),
+          "integer": lambda v: not isinstance(v, bool) and (
+              isinstance(v, int) or (isinstance(v, float) and v.is_integer()))}
 
 
 def _compile(node: Any) -> Callable[[Any], bool]:
@@ -158,14 +162,16 @@ def _one_of_values(options: list[Any]) -> Callable[[Any], bool]:
     raise _Unsupported(options)
 
 
-def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[tuple, str, str | None]]:
+def _explain(error: "jsonschema.ValidationError") -> Iterator[tuple[tuple, str, str | None]]:
     path = tuple(error.absolute_path)
     kind = error.validator
     if kind == "oneOf" and error.context:
         # Report the alternative that got furthest instead of "not valid under any".
         # Prefer a branch whose type fits the value: a string stage explains a string's error.
         fitting = [e for e in error.context if e.validator != "type" or e.path]
-        best = jsonschema.exceptions.best_match(fitting or error.context)
+        from jsonschema.exceptions import best_match
+
+        best = best_match(fitting or error.context)
         yield from _explain(best)
         return
     if kind == "additionalProperties":
