@@ -64,10 +64,40 @@ def py_literal(value) -> str:
     return repr(value).replace("$", "\\x24")
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs (~40 ms a command); keyed by each template's
+    source and this Python by Jinja2 itself. A cache that cannot be read or written is only
+    a recompilation."""
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # truncated or foreign: unpickling and unmarshalling raise anything
+            bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return _BytecodeCache()  # a private folder of this user's under the temp folder
+    except (OSError, RuntimeError):
+        return None
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    return make_env(_bytecode_cache())
+
+
+def make_env(bytecode_cache: jinja2.BytecodeCache | None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("deployer", "templates"),
+        bytecode_cache=bytecode_cache,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
