@@ -64,12 +64,11 @@ def _read_location(sql: str, i: int) -> int:
     return j
 
 
-def tokenize(sql: str) -> list[Token]:
-    tokens: list[Token] = []
-    i, n = 0, len(sql)
+def _past_blanks(sql: str, i: int) -> int:
+    """The index after the blanks and comments starting at `i`; -1 in an unterminated /*."""
+    n = len(sql)
     while i < n:
-        ch = sql[i]
-        if ch.isspace():
+        if sql[i].isspace():
             i += 1
         elif sql.startswith("--", i) or sql.startswith("//", i):
             j = sql.find("\n", i)
@@ -77,9 +76,24 @@ def tokenize(sql: str) -> list[Token]:
         elif sql.startswith("/*", i):
             j = sql.find("*/", i + 2)
             if j < 0:
-                raise syntax_error("unterminated /* comment")
+                return -1
             i = j + 2
-        elif sql.startswith("$$", i):
+        else:
+            break
+    return i
+
+
+def tokenize(sql: str) -> list[Token]:
+    tokens: list[Token] = []
+    i, n = 0, len(sql)
+    while i < n:
+        i = _past_blanks(sql, i)
+        if i < 0:
+            raise syntax_error("unterminated /* comment")
+        if i >= n:
+            break
+        ch = sql[i]
+        if sql.startswith("$$", i):
             j = sql.find("$$", i + 2)
             if j < 0:
                 raise syntax_error("unterminated $$ body")
@@ -130,20 +144,9 @@ def first_word(sql: str) -> str | None:
     """The statement's first word, upper-cased, past blanks and comments; None when it does
     not start with a word. Enough to tell a query from the statements parsed by hand
     without tokenizing a long one."""
-    i, n = 0, len(sql)
-    while i < n:
-        if sql[i].isspace():
-            i += 1
-        elif sql.startswith("--", i) or sql.startswith("//", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j + 1
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            if j < 0:
-                return None
-            i = j + 2
-        else:
-            break
+    i, n = _past_blanks(sql, 0), len(sql)
+    if i < 0:
+        return None
     j = i
     while j < n and sql[j] in _WORD_CHARS:
         j += 1
