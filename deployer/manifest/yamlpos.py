@@ -130,7 +130,10 @@ _EMPTY = object()  # an empty document, told apart from "not parsed yet"
 
 def _compose(text: str, loader_class) -> Any:
     """The document's node graph (or _EMPTY), after checking its depth without recursing."""
-    loader = loader_class(text)
+    try:
+        loader = loader_class(text)  # the pure loader's reader refuses control characters here
+    except yaml.YAMLError as exc:
+        raise _not_yaml(exc, text) from None
     on_nodes = loader_class is _FAST_LOADER and _NODE_DEPTH_CHECK
     try:
         _check_depth(text, loader_class, events=not on_nodes)
@@ -142,13 +145,26 @@ def _compose(text: str, loader_class) -> Any:
         raise YAMLSyntaxError(_describe(exc, text), mark.line + 1 if mark else None,
                               mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:  # e.g. a reader error on control characters
-        raise YAMLSyntaxError(f"not valid YAML: {exc}", None, None) from None
+        raise _not_yaml(exc, text) from None
     except RecursionError:
         raise YAMLSyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)",
                               getattr(loader, "line", 0) + 1, getattr(loader, "column", 0) + 1) from None
     finally:
         loader.dispose()
     return _EMPTY if node is None else node
+
+
+def _not_yaml(exc: Exception, text: str) -> YAMLSyntaxError:
+    """A YAML error without a mark (a reader error), located by its character position."""
+    at = getattr(exc, "position", None)
+    if not isinstance(at, int) or not 0 <= at <= len(text):
+        return YAMLSyntaxError(f"not valid YAML: {exc}", None, None)
+    reason = getattr(exc, "reason", None) or str(exc)
+    character = getattr(exc, "character", None)  # a code point (PyYAML's reader)
+    if isinstance(character, int) and not isinstance(character, bool):
+        reason += f" (character #x{character:04x})"
+    line, col = text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+    return YAMLSyntaxError(f"not valid YAML: {reason}", line, col)
 
 
 _BRACKETS = re.compile(r"[\[\]{}]")

@@ -129,3 +129,16 @@ def test_positions_recorded_after_the_build_are_the_builds():
         ("a", "d", 1): (3, 12), (("<key>", "e"),): (4, 1), ("e",): (5, 3), ("e", ("<key>", "b")): (1, 8),
         ("e", "b"): (1, 11), ("e", ("<key>", "f")): (6, 3), ("e", "f"): (6, 6)}
     assert parsed.where(("a", "b", "zz")) == (1, 11) and parsed.key_where(("e",), "f") == (6, 3)
+
+
+@pytest.mark.parametrize("character", ["\x1a", "\x07", "\x7f"])
+@pytest.mark.parametrize("pure", [False, True])
+def test_a_control_character_is_located(tmp_path, monkeypatch, character, pure):
+    from deployer.manifest import yamlpos
+
+    if pure:  # PyYAML's own reader refuses it while the loader is made
+        monkeypatch.setattr(yamlpos, "_FAST_LOADER", yamlpos.yaml.SafeLoader)
+    manifest = make_project(tmp_path, BASE.replace("version: 1", f"version: 1 {character}", 1))
+    err = rejected("validate", "-f", str(manifest), "--no-preflight")
+    assert "deploy.yaml:1:" in err and "not valid YAML" in err, err
+    assert f"#x{ord(character):04x}" in err or "special characters" in err or "control" in err, err
