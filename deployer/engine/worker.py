@@ -115,6 +115,63 @@ class _Capture:
         return out
 
 
+# Generated handlers of one manifest differ only in their first lines (names, files,
+# outputs): the code after them is compiled once per worker, not once per function.
+_STARTS = ("def ", "class ", "async def ", "@")
+
+
+def top_level_chunks(source: str) -> list[tuple[int, str]] | None:
+    """`source` cut before each top-level def, class or decorator, as (first line, text);
+    None when there is nothing to cut or cutting could change the meaning (a __future__
+    import applies to the whole file). Cut text that does not compile on its own (a
+    decorator spanning lines, a def inside a string) is the caller's cue to take the whole."""
+    if "__future__" in source:
+        return None
+    lines = source.split("\n")
+    chunks, start = [], 0
+    for i in range(1, len(lines)):
+        if lines[i].startswith(_STARTS) and not lines[i - 1].startswith("@"):
+            chunks.append((start + 1, "\n".join(lines[start:i]) + "\n"))
+            start = i
+    if not chunks:
+        return None
+    chunks.append((start + 1, "\n".join(lines[start:])))
+    return chunks
+
+
+def compile_handler(source: str, filename: str) -> list:
+    """Code objects that, run in order in one namespace, do what the whole source does.
+
+    Each piece starts at a clean top-level line and compiles alone, so none can be inside a
+    string or bracket of another: together they are the whole module, statement for
+    statement, with the same line numbers."""
+    chunks = top_level_chunks(source)
+    if chunks:
+        try:
+            return [_named(_compiled(text, line), filename) for line, text in chunks]
+        except SyntaxError:
+            pass  # compiled whole below, for the error Python gives the whole file
+    return [compile(source, filename, "exec", dont_inherit=True)]
+
+
+_COMPILED: dict = {}
+
+
+def _compiled(text: str, line: int):
+    key = (text, line)
+    code = _COMPILED.get(key)
+    if code is None:
+        if len(_COMPILED) >= 4096:
+            _COMPILED.clear()
+        code = _COMPILED[key] = compile("\n" * (line - 1) + text, "<handler>", "exec", dont_inherit=True)
+    return code
+
+
+def _named(code, filename: str):
+    consts = tuple(_named(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
 _LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40,
            "FATAL": 50, "OFF": 100}
 
@@ -151,7 +208,8 @@ def _load(setup: dict):
         spec = importlib.util.spec_from_file_location("udf_inline_code", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules["udf_inline_code"] = module
-        spec.loader.exec_module(module)
+        for code in compile_handler(setup["body"], path):
+            exec(code, module.__dict__)
         attrs = handler.split(".")
     else:
         mod_name, func = handler.rsplit(".", 1)
