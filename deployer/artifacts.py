@@ -10,6 +10,8 @@ places inside it, never in a loop.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
 import json
@@ -20,6 +22,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .desired import DesiredState, Model
 from .errors import DeployerError
@@ -40,6 +43,20 @@ _ZIP_FILE_MODE = 0o100644 << 16
 _ZIP_DIR_MODE = (0o040755 << 16) | 0x10  # 0x10: MS-DOS directory flag
 
 
+_PASS: contextvars.ContextVar[RealPaths | None] = contextvars.ContextVar("deployer_real_paths", default=None)
+
+
+@contextlib.contextmanager
+def one_pass() -> Iterator[None]:
+    """Within it, RealPaths.shared() is one object: a command that loads a manifest, checks it
+    and resolves its packages looks each file's real path up once, not once per step."""
+    token = _PASS.set(_PASS.get() or RealPaths())
+    try:
+        yield
+    finally:
+        _PASS.reset(token)
+
+
 class RealPaths:
     """os.path.realpath for many files in few folders: each folder's real path is looked up
     once (with ten thousand models, resolving every part of every path took seconds); a file
@@ -47,9 +64,22 @@ class RealPaths:
 
     def __init__(self) -> None:
         self.folders: dict[str, str] = {}
+        self.files: dict[str, str] = {}
+        self.resolved: dict[str, Path] = {}
+
+    @classmethod
+    def shared(cls) -> RealPaths:
+        """The one of the current pass (see one_pass), else a new one."""
+        return _PASS.get() or cls()
 
     def __call__(self, path: str | os.PathLike) -> str:
         raw = os.fspath(path)
+        real = self.files.get(raw)
+        if real is None:
+            real = self.files[raw] = self._real(raw)
+        return real
+
+    def _real(self, raw: str) -> str:
         text = os.path.abspath(raw)
         if os.pardir in raw.split(os.sep) or os.path.islink(text):
             return os.path.realpath(raw)
@@ -63,10 +93,16 @@ class RealPaths:
         """Path.resolve() (str(...) with `text`), which also reports a link loop: links and
         `..` go through it."""
         raw = os.fspath(path)
-        if os.pardir in raw.split(os.sep) or os.path.islink(raw):
-            real = Path(path).resolve()
-            return str(real) if text else real
-        return self(raw) if text else Path(self(raw))
+        if text:
+            return str(self.resolve(path))
+        real = self.resolved.get(raw)
+        if real is None:
+            if os.pardir in raw.split(os.sep) or os.path.islink(raw):
+                real = Path(path).resolve()
+            else:
+                real = Path(self(raw))
+            self.resolved[raw] = real
+        return real
 
 
 class ArtifactError(DeployerError):

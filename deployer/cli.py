@@ -119,7 +119,10 @@ def manifest_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 state = replace(state, target=replace(state.target, udf_timeout=seconds))
             return state
 
-        return func(loader, **kwargs)
+        from deployer.artifacts import one_pass
+
+        with one_pass():  # each model file's real path looked up once per command
+            return func(loader, **kwargs)
 
     return wrapper
 

@@ -156,7 +156,7 @@ class _Relative:
 
     def __init__(self, root: Path):
         self.root = os.path.realpath(root)
-        self.real = RealPaths()
+        self.real = RealPaths.shared()
         self.known: dict[Path, str] = {}
 
     def __call__(self, path: Path) -> str:

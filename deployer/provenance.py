@@ -113,7 +113,7 @@ class Cache:
 
     def __init__(self, path: Path | None, one_pass: bool = False):
         self.path, self.reads, self._dirty = path, 0, False
-        self._real = RealPaths() if one_pass else None
+        self._real = RealPaths.shared() if one_pass else None
         self._beside: dict[Path, list] | None = {} if one_pass else None
         self._mlflow: dict[Path, tuple] | None = {} if one_pass else None
         self._entries: dict[str, dict] = {}

@@ -166,3 +166,25 @@ def test_a_valid_manifest_does_not_import_jsonschema(tmp_path):
                            timeout=120, cwd=tmp_path)
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == "False"
+
+
+def test_one_command_resolves_each_file_once_and_the_next_command_afresh(tmp_path):
+    from deployer.artifacts import RealPaths, one_pass
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    link = tmp_path / "models"
+    link.symlink_to(tmp_path / "a")
+    with one_pass():
+        shared = RealPaths.shared()
+        assert RealPaths.shared() is shared
+        assert shared(link / "m.joblib") == str(tmp_path / "a" / "m.joblib")
+        assert shared.resolve(link / "m.joblib") == tmp_path / "a" / "m.joblib"
+        with one_pass():  # nested: still the command's
+            assert RealPaths.shared() is shared
+    assert RealPaths.shared() is not shared
+    link.unlink()
+    link.symlink_to(tmp_path / "b")
+    with one_pass():
+        assert RealPaths.shared()(link / "m.joblib") == str(tmp_path / "b" / "m.joblib")
+        assert RealPaths.shared().resolve(link / "m.joblib", text=True) == str(tmp_path / "b" / "m.joblib")

@@ -88,7 +88,7 @@ def _defaults(defaults: dict[str, Any], places: tuple) -> Found:
 
 
 def _models(models: list[Any], places: tuple) -> Found:
-    real = artifacts.RealPaths()  # the models' files mostly share a few folders
+    real = artifacts.RealPaths.shared()  # the models' files mostly share a few folders
     seen_names: dict[str, int] = {}
     seen_signatures: dict[tuple, int] = {}
     for i, model in enumerate(models):

@@ -168,7 +168,7 @@ def normalize(data: dict[str, Any], path: Path, target_name: str, variables: Map
         udf_timeout=float(spec["udf_timeout"]) if spec.get("udf_timeout") else None,
     )
     defaults = data.get("defaults") or {}
-    real = artifacts.RealPaths()
+    real = artifacts.RealPaths.shared()
     models = tuple(_model(m, defaults, root, real.resolve) for m in data["models"])
     return DesiredState(
         manifest_path=path,
