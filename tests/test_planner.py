@@ -292,3 +292,23 @@ def test_retention_keeps_a_rolled_back_live_version(tmp_path):
                                                  releases=history))
     assert [p for p in doomed if "/.releases/" not in p] == ["PREDICT/000000000002/predict.joblib"]
     assert len([p for p in doomed if "/.releases/" in p]) == 1
+
+
+def test_planning_is_linear_in_the_deployed_models(tmp_path, monkeypatch):
+    """Calls of `owned` (one per live function per look) grow with the models, not their square:
+    retention looked every model's files up among all functions (minutes at 10,000 models)."""
+    from deployer import planner
+
+    calls = []
+    counted = planner.owned
+    monkeypatch.setattr(planner, "owned", lambda f, s: calls.append(1) or counted(f, s))
+    counts = []
+    for n in (20, 40):
+        folder = tmp_path / f"n{n}"
+        folder.mkdir()
+        state, functions = make(folder, names=tuple(f"M{i}" for i in range(n)))
+        calls.clear()
+        the_plan = plan(state, STAGE_SQL, functions, live_state(functions, state=state))
+        assert actions(the_plan) == []
+        counts.append(len(calls))
+    assert counts[1] <= 2.2 * counts[0], counts
