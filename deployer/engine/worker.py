@@ -123,9 +123,10 @@ _STARTS = ("def ", "class ", "async def ", "@")
 def top_level_chunks(source: str) -> list[tuple[int, str]] | None:
     """`source` cut before each top-level def, class or decorator, as (first line, text);
     None when there is nothing to cut or cutting could change the meaning (a __future__
-    import applies to the whole file). Cut text that does not compile on its own (a
-    decorator spanning lines, a def inside a string) is the caller's cue to take the whole."""
-    if "__future__" in source:
+    import applies to the whole file; a carriage return, which Python also counts as a line
+    end). Cut text that does not compile on its own (a decorator spanning lines, a def inside a
+    string) is the caller's cue to take the whole."""
+    if "__future__" in source or "\r" in source:
         return None
     lines = source.split("\n")
     chunks, start = [], 0
