@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -304,6 +305,9 @@ def parse_comment_metadata(comment: str | None) -> dict | None:
 @lru_cache(maxsize=16)
 def git_head(folder: Path) -> str | None:
     """The commit checked out in the git work tree holding `folder`, or None."""
+    found = _head_from_files(Path(folder))
+    if found is not _ASK_GIT:
+        return found
     try:
         out = subprocess.run(
             ["git", "-C", str(folder), "rev-parse", "--verify", "-q", "HEAD"],
@@ -312,4 +316,46 @@ def git_head(folder: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     head = out.stdout.strip()
-    return head if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", head) else None
+    return head if out.returncode == 0 and _SHA.fullmatch(head) else None
+
+
+_ASK_GIT = object()
+_SHA = re.compile(r"[0-9a-f]{40,64}")
+
+
+def _head_from_files(folder: Path):
+    """HEAD read from the repository's files, as git would answer in the common layouts (a
+    `.git` folder, the branch in a loose ref or packed-refs): starting git costs more than the
+    rest of a no-op plan's own work. None when no `.git` is above `folder`; _ASK_GIT for
+    anything else (a worktree's `.git` file, GIT_DIR, a ref not found) so git decides."""
+    if any(name in os.environ for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM")):
+        return _ASK_GIT
+    here = Path(os.path.abspath(folder))
+    for candidate in (here, *here.parents):
+        dot_git = candidate / ".git"
+        if dot_git.is_dir():
+            break
+        if dot_git.exists():
+            return _ASK_GIT
+    else:
+        return None
+    try:
+        head = (dot_git / "HEAD").read_text(encoding="utf-8").strip()
+        if _SHA.fullmatch(head):
+            return head
+        if not head.startswith("ref: refs/"):
+            return _ASK_GIT
+        ref = head[len("ref: "):]
+        loose = dot_git / ref
+        if loose.is_file():
+            value = loose.read_text(encoding="utf-8").strip()
+            return value if _SHA.fullmatch(value) else _ASK_GIT
+        packed = dot_git / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref and _SHA.fullmatch(sha):
+                    return sha
+    except (OSError, UnicodeDecodeError):
+        pass
+    return _ASK_GIT

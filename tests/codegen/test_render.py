@@ -153,6 +153,47 @@ def test_git_commit_is_read_from_the_manifest_checkout(project):
     assert "commit" not in parse_comment_metadata(_comment(render_function(state, model, git_commit=None).sql))
 
 
+def test_head_read_from_the_files_is_what_git_says(tmp_path, monkeypatch):
+    """Loose ref, packed refs, detached HEAD, a sub-folder, no repository, an unborn branch and a
+    worktree (its `.git` is a file: git is asked)."""
+    from deployer.codegen import _ASK_GIT, _head_from_files, git_head
+
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM"):
+        monkeypatch.delenv(name, raising=False)
+    repo = tmp_path / "repo"
+    (repo / "sub" / "deeper").mkdir(parents=True)
+    git = lambda *a, cwd=repo: subprocess.run(["git", "-C", str(cwd), *a], check=True, capture_output=True, text=True).stdout.strip()  # noqa: E731
+
+    def asked(folder):
+        out = subprocess.run(["git", "-C", str(folder), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    def agrees(folder):
+        git_head.cache_clear()
+        found = _head_from_files(folder)
+        assert (asked(folder) if found is _ASK_GIT else found) == asked(folder) == git_head(folder)
+        return found
+
+    git("init", "-q")
+    assert agrees(repo) is _ASK_GIT  # unborn branch: no ref yet
+    commit = lambda m: git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", m)  # noqa: E731
+    commit("one")
+    assert agrees(repo / "sub" / "deeper") == git("rev-parse", "HEAD")
+    git("pack-refs", "--all")
+    assert not any((repo / ".git" / "refs" / "heads").iterdir())
+    assert agrees(repo) == git("rev-parse", "HEAD")
+    commit("two")
+    git("checkout", "-q", "--detach", "HEAD~1")
+    assert agrees(repo) == git("rev-parse", "HEAD")
+    git("checkout", "-q", "-")
+    git("worktree", "add", "-q", str(tmp_path / "wt"))
+    assert agrees(tmp_path / "wt") is _ASK_GIT
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if asked(outside) is None:  # no repository above the temporary folder
+        assert agrees(outside) is None
+
+
 def _comment(sql: str) -> str:
     return sqlglot.parse_one(sql, read="snowflake").find(exp.SchemaCommentProperty).this.name
 
