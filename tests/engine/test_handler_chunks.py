@@ -105,23 +105,24 @@ def test_a_cut_that_does_not_compile_falls_back_to_the_whole_file(source):
     assert [c.co_code for c in compile_handler(source, "h.py")] == [expected.co_code]
 
 
-def test_a_carriage_return_keeps_the_file_whole():
-    source = "x = 1\rdef f():\r    return 1 / 0\rdef g():\n    return f()\n"
+def _run_whole(source: str) -> dict:
+    """The namespace of `source`, which must not be cut."""
     assert top_level_chunks(source) is None
     namespace: dict = {}
     for code in compile_handler(source, "h.py"):
         exec(code, namespace)
+    return namespace
+
+
+def test_a_carriage_return_keeps_the_file_whole():
+    namespace = _run_whole("x = 1\rdef f():\r    return 1 / 0\rdef g():\n    return f()\n")
     with pytest.raises(ZeroDivisionError) as err:
         namespace["g"]()
     assert traceback.extract_tb(err.value.__traceback__)[-1].lineno == 3
 
 
 def test_a_future_import_keeps_the_file_whole():
-    source = "from __future__ import annotations\n\ndef f(x: Undefined) -> int:\n    return 1\n"
-    assert top_level_chunks(source) is None
-    namespace: dict = {}
-    for code in compile_handler(source, "h.py"):
-        exec(code, namespace)
+    namespace = _run_whole("from __future__ import annotations\n\ndef f(x: Undefined) -> int:\n    return 1\n")
     assert namespace["f"].__annotations__ == {"x": "Undefined", "return": "int"}
 
 
