@@ -20,7 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from deployer import packages
 from deployer.desired import SUPPORTED_RUNTIMES  # one list for the manifest check and the engine
-from deployer.engine.worker import top_level_chunks
+from deployer.engine.worker import per_piece
 from deployer.errors import SQLError
 
 
@@ -68,13 +68,10 @@ def _package_error(spec: str, why: str) -> SQLError:
 # generated for one manifest share all but their first lines, so a CREATE parses only those
 # (~1 ms, not ~10 ms for a whole generated handler).
 def _top_level_names(source: str, what: str) -> frozenset[str]:
-    chunks = top_level_chunks(source)
-    if chunks:
-        try:
-            return frozenset().union(*(_names(text) for _, text in chunks))
-        except SyntaxError:
-            pass  # parsed whole below, for the line Python gives
-    try:
+    pieces = per_piece(source, lambda text, line: _names(text))
+    if pieces is not None:
+        return frozenset().union(*pieces)
+    try:  # whole, for the line Python gives
         return _names(source)
     except SyntaxError as exc:
         raise SQLError(f"Python Interpreter Error:\n  File \"{what}\", line {exc.lineno}\n"

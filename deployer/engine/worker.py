@@ -9,6 +9,7 @@ never corrupt the channel.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pickle
@@ -140,32 +141,32 @@ def top_level_chunks(source: str) -> list[tuple[int, str]] | None:
     return chunks
 
 
+def per_piece(source: str, each) -> list | None:
+    """each(text, first line) for every piece of `source`, or None when it is taken whole: not
+    cut, or a piece that does not compile alone (a SyntaxError from `each`)."""
+    chunks = top_level_chunks(source)
+    if not chunks:
+        return None
+    try:
+        return [each(text, line) for line, text in chunks]
+    except SyntaxError:
+        return None
+
+
 def compile_handler(source: str, filename: str) -> list:
     """Code objects that, run in order in one namespace, do what the whole source does.
 
     Each piece starts at a clean top-level line and compiles alone, so none can be inside a
     string or bracket of another: together they are the whole module, statement for
-    statement, with the same line numbers."""
-    chunks = top_level_chunks(source)
-    if chunks:
-        try:
-            return [_named(_compiled(text, line), filename) for line, text in chunks]
-        except SyntaxError:
-            pass  # compiled whole below, for the error Python gives the whole file
-    return [compile(source, filename, "exec", dont_inherit=True)]
+    statement, with the same line numbers. Taken whole, the error is the one Python gives
+    the whole file."""
+    return (per_piece(source, lambda text, line: _named(_compiled(text, line), filename))
+            or [compile(source, filename, "exec", dont_inherit=True)])
 
 
-_COMPILED: dict = {}
-
-
+@functools.lru_cache(maxsize=4096)
 def _compiled(text: str, line: int):
-    key = (text, line)
-    code = _COMPILED.get(key)
-    if code is None:
-        if len(_COMPILED) >= 4096:
-            _COMPILED.clear()
-        code = _COMPILED[key] = compile("\n" * (line - 1) + text, "<handler>", "exec", dont_inherit=True)
-    return code
+    return compile("\n" * (line - 1) + text, "<handler>", "exec", dont_inherit=True)
 
 
 def _named(code, filename: str):
