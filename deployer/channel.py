@@ -193,29 +193,26 @@ def _installed(path: tuple[str, ...]) -> dict[str, str]:
 
 
 def _distributions(entry: str, names: list[str] | None):
-    """(name, version) of the distributions in one sys.path entry, in listing order."""
-    if names is not None:
-        unclear = False
-        for child in names:
-            stem, dot, kind = child.rpartition(".")
-            if not dot or kind.lower() not in ("dist-info", "egg-info"):
-                continue
-            name, sep, version = stem.partition("-")
-            if kind.lower() == "dist-info" and sep and version and "-" not in version:
-                yield name, version
-            else:
-                unclear = True
-        if not unclear:
-            return
-    import importlib.metadata as metadata
+    """(name, version) of the distributions in one sys.path entry, in listing order;
+    importlib.metadata only for a zip or a name that does not tell."""
+    if names is None:
+        import importlib.metadata as metadata
 
-    for dist in metadata.distributions(path=[entry]):
-        folder = getattr(dist, "_path", None)
-        stem = folder.name[:-len(".dist-info")] if folder is not None and folder.name.endswith(".dist-info") else ""
+        for dist in metadata.distributions(path=[entry]):
+            yield dist.metadata["Name"], dist.version
+        return
+    for child in names:
+        stem, dot, kind = child.rpartition(".")
+        if not dot or kind.lower() not in ("dist-info", "egg-info"):
+            continue
         name, sep, version = stem.partition("-")
-        if not (sep and version and "-" not in version):
-            name, version = dist.metadata["Name"], dist.version
-        yield name, version
+        if kind.lower() == "dist-info" and sep and version and "-" not in version:
+            yield name, version
+        else:  # an egg's name carries more than the version: its metadata says
+            import importlib.metadata as metadata
+
+            dist = metadata.PathDistribution(Path(entry or ".") / child)
+            yield dist.metadata["Name"], dist.version
 
 
 def local_rows(snapshot: Snapshot | None = None, runtimes=None) -> list[tuple[str, str, str, str]]:

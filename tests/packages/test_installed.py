@@ -29,7 +29,8 @@ def test_names_a_folder_does_not_tell_are_read_from_metadata(tmp_path):
     (tmp_path / "Old_Egg-0.4-py3.11.egg-info" / "PKG-INFO").write_text("Name: Old-Egg\nVersion: 0.4\n")
     (tmp_path / "mlflow_skinny-2.16.2.dist-info").mkdir()
     (tmp_path / "mlflow_skinny-2.16.2.dist-info" / "METADATA").write_text("Name: mlflow-skinny\nVersion: 2.16.2\n")
+    (tmp_path / "flat_egg-2.0-py3.11.egg-info").write_text("Name: flat-egg\nVersion: 2.0\n")  # a file
     (tmp_path / "not_a_dist.txt").write_text("")
     found = channel._installed((str(tmp_path), str(tmp_path / "missing")))
     assert found == _reference([str(tmp_path)]) == {
-        "plain-pkg": "1.2.3", "old-egg": "0.4", "mlflow-skinny": "2.16.2", "mlflow": "2.16.2"}
+        "plain-pkg": "1.2.3", "old-egg": "0.4", "flat-egg": "2.0", "mlflow-skinny": "2.16.2", "mlflow": "2.16.2"}
