@@ -101,3 +101,23 @@ def test_at_the_cap_a_new_function_takes_over_the_least_recently_used_idle_worke
         assert pids[2] == pids[0]  # F0's idle worker now runs F2
         assert s.workers.live == 2
         assert int(s.run("SELECT F0(1.0)").rows[0][0]) in pids[:2]  # F0 starts again, on F1's
+
+
+LAZY = "def f(x):\n    import os\n    import helper  # imported by the call, not at load\n    return os.getpid() * 10 + helper.VALUE\n"
+
+
+def test_a_reused_worker_forgets_what_the_last_function_imported_from_its_files(tmp_path):
+    for value in (1, 2):
+        (tmp_path / str(value)).mkdir()
+        (tmp_path / str(value) / "helper.py").write_text(f"VALUE = {value}\n")
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=True) as s:
+        s.run("CREATE STAGE S")
+        for value in (1, 2):
+            s.put(tmp_path / str(value) / "helper.py", f"@S/v{value}")
+            s.run(f"CREATE FUNCTION H{value}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+                  f"IMPORTS = ('@S/v{value}/helper.py') HANDLER = 'f' AS $${LAZY}$$")
+        first = int(s.run("SELECT H1(1.0)").rows[0][0])
+        s.run("DROP FUNCTION H1(FLOAT)")
+        second = int(s.run("SELECT H2(1.0)").rows[0][0])
+        assert second // 10 == first // 10  # the same process
+        assert (first % 10, second % 10) == (1, 2)  # H2 got its own helper, not H1's
