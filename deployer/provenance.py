@@ -26,6 +26,7 @@ import os
 import re
 import zipfile
 import zlib
+from stat import S_ISDIR
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,10 +125,10 @@ class Cache:
                 self._entries = {}
 
     @staticmethod
-    def _key(path: Path, beside: dict[Path, list] | None = None) -> list:
-        def stat(p: Path):
+    def _key(path: Path, beside: dict[Path, list] | None = None, st: os.stat_result | None = None) -> list:
+        def stat(p: Path, st=None):
             try:
-                st = p.stat()
+                st = st or p.stat()
             except OSError:
                 return None
             return [st.st_size, st.st_mtime_ns, st.st_ino]
@@ -138,14 +139,18 @@ class Cache:
             if beside is not None:
                 beside[folder] = meta
         # The leading tag changes when what is read changes: older entries are read again.
-        return ["loaders-only"] + [stat(path)] + meta
+        return ["loaders-only"] + [stat(path, st)] + meta
 
     def read(self, path: Path, framework: str | None = None) -> Provenance:
         path = Path(path)
-        if path.is_dir():
+        try:  # one stat: whether it is a folder, and the key
+            st = os.stat(path)
+        except OSError:
+            st = None
+        if st is not None and S_ISDIR(st.st_mode):
             return read(path, framework)
         name = self._real.resolve(path, text=True) if self._real is not None else str(path.resolve())
-        key = self._key(path, self._beside)
+        key = self._key(path, self._beside, st)
         entry = self._entries.get(name)
         if entry is not None and entry["key"] == key:
             return Provenance(path, dict(entry["versions"]), entry["python"], tuple(entry["notes"]))

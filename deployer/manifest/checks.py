@@ -208,24 +208,25 @@ def _features(features: list[Any], path: tuple):
     return names
 
 
-def _place(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> tuple[Path | None, list]:
+def _place(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> tuple[Path | None, list, bool]:
     """The real path of `rel` when it may be shipped: inside the manifest's folder (places[0]) or an
-    allow_paths entry, existing, and a regular file or folder; else (None, [problem])."""
+    allow_paths entry, existing, and a regular file or folder; else (None, [problem]). The third
+    value says whether it is a folder (from the same stat)."""
     full = places[0] / rel
     text = realpath(full)
     real = Path(text)
     if not any(_inside(text, p) for p in places):
         return None, [(path, f"{shown(rel)} is outside the manifest's folder (resolves to {shown(str(real))}); "
-                             "files shipped to the stage must be inside it, or under an allow_paths: entry")]
+                             "files shipped to the stage must be inside it, or under an allow_paths: entry")], False
     try:
         st = os.stat(real)
     except OSError:
-        return None, [(path, f"{shown(rel)} does not exist (looked for {shown(str(full))[1:-1]})")]
+        return None, [(path, f"{shown(rel)} does not exist (looked for {shown(str(full))[1:-1]})")], False
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-        return None, [(path, f"{shown(rel)} is not a regular file (a FIFO, socket or device cannot be shipped)")]
+        return None, [(path, f"{shown(rel)} is not a regular file (a FIFO, socket or device cannot be shipped)")], False
     if not os.access(real, os.R_OK):
-        return None, [(path, f"{shown(rel)} is not readable")]
-    return real, []
+        return None, [(path, f"{shown(rel)} is not readable")], False
+    return real, [], stat.S_ISDIR(st.st_mode)
 
 
 def _inside(real: str, place: Path) -> bool:
@@ -351,11 +352,11 @@ def _artifact(model: dict[str, Any], places: tuple, path: tuple, realpath=os.pat
     if not isinstance(artifact, str) or not artifact:
         return
     apath = path + ("artifact",)
-    full, problems = _place(artifact, places, apath, realpath)
+    full, problems, folder = _place(artifact, places, apath, realpath)
     yield from problems
     if full is None:
         return
-    if full.is_dir():  # a folder ships as a zip: its links must stay inside it, with no loop
+    if folder:  # a folder ships as a zip: its links must stay inside it, with no loop
         yield from _folder(full, artifact, apath)
     fw = frameworks.get(framework) if isinstance(framework, str) else None
     if fw is None:  # the schema names the frameworks there are
@@ -372,9 +373,9 @@ def _folder(full: Path, rel: str, path: tuple) -> Found:
 
 
 def _file(rel: str, places: tuple, path: tuple, realpath=os.path.realpath) -> Found:
-    full, problems = _place(rel, places, path, realpath)
+    full, problems, folder = _place(rel, places, path, realpath)
     yield from problems
-    if full is not None and full.is_dir():
+    if full is not None and folder:
         yield path, f"{shown(rel)} is a folder; a file is required here"
 
 
