@@ -16,7 +16,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import socket
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -40,7 +39,7 @@ def holder_record(command: str) -> dict:
         user = getpass.getuser()
     except Exception:  # no login name in some containers
         user = "unknown"
-    return {"deployer_lock": {"holder": user, "host": socket.gethostname(), "pid": os.getpid(),
+    return {"deployer_lock": {"holder": user, "host": os.uname().nodename, "pid": os.getpid(),
                               "command": command, "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
 
 

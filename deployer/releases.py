@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -82,7 +82,7 @@ def finish(record: dict[str, Any], now: datetime | None = None) -> tuple[str, di
         who = "unknown"
     release_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{record['spec'].split(':')[-1][:12]}"
     done = {**record, "id": release_id, "created_at": now.isoformat(timespec="microseconds"),
-            "who": who, "host": socket.gethostname()}
+            "who": who, "host": os.uname().nodename}
     return f"{release_id}.json", done
 
 

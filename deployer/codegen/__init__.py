@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -308,6 +307,7 @@ def git_head(folder: Path) -> str | None:
     found = _head_from_files(Path(folder))
     if found is not _ASK_GIT:
         return found
+    import subprocess  # rarely: most checkouts are read from .git
     try:
         out = subprocess.run(
             ["git", "-C", str(folder), "rev-parse", "--verify", "-q", "HEAD"],

@@ -6,7 +6,6 @@ once. They are defensive about shape, since schema errors are reported too.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from deployer import artifacts, frameworks, identifiers, packages
+from deployer.manifest.schema import close_match
 from deployer.desired import (CANDIDATE_SUFFIX, NUMBER_TYPE, SIGNATURE_TYPES, SUPPORTED_RUNTIMES, base_type,
                               number_scale)
 
@@ -253,7 +253,7 @@ def _method(value: Any, framework: Any, path: tuple) -> Found:
         yield path, f"framework {framework} calls only {', '.join(allowed)}, not {value!r}"
         return
     if value not in KNOWN_METHODS:
-        close = difflib.get_close_matches(value, KNOWN_METHODS, n=1, cutoff=0.8)
+        close = close_match(value, KNOWN_METHODS, cutoff=0.8)
         if close:
             yield path, f"unknown method {value!r} (did you mean '{close[0]}'?)"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import numbers
@@ -177,7 +176,7 @@ def _explain(error: "jsonschema.ValidationError") -> Iterator[tuple[tuple, str, 
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            close = close_match(key, allowed, cutoff=0.6)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (expected one of: {', '.join(allowed)})"
             yield path, f"unknown key '{key}'{hint}", key
         return
@@ -208,7 +207,7 @@ def _explain(error: "jsonschema.ValidationError") -> Iterator[tuple[tuple, str, 
         return
     if kind == "pattern" and "x-types" in error.schema:  # a type: the names, or number(P,S)
         options = ", ".join(repr(v) for v in error.schema["x-types"])
-        close = difflib.get_close_matches(str(error.instance), error.schema["x-types"], n=1)
+        close = close_match(str(error.instance), error.schema["x-types"])
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         yield path, f"{error.instance!r} is not one of {options} or number(P,S){hint}", None
         return
@@ -242,3 +241,9 @@ def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+def close_match(word: str, choices, cutoff: float = 0.6) -> list[str]:
+    """The nearest of `choices` to a misspelt `word` (difflib is imported only for an error)."""
+    import difflib
+    return difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
