@@ -30,6 +30,8 @@ class _Group(click.Group):
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.Abort:
+            if interrupts.received:  # click turns a signal met in Python code into Abort
+                _interrupted(interrupts.received)
             click.echo("error: aborted", err=True)
         except click.ClickException as exc:  # usage errors: exit 1, not click's 2 (2 means "changes")
             click.echo(f"error: {exc.format_message()}", err=True)
@@ -599,8 +601,10 @@ def logs(load: Callable[[], Any], model: str | None, since_text: str, level: str
         with _open(state, "logs", log_sql) as session:  # one login to Snowflake for the whole follow
             while True:
                 poll(session)
-    except KeyboardInterrupt:
-        return
+    except KeyboardInterrupt as exc:
+        # Ctrl-C is how --follow ends (exit 0); SIGTERM or SIGHUP ends it like any command (128+N)
+        if getattr(exc, "signum", signal.SIGINT) != signal.SIGINT:
+            raise
 
 
 def _model_named(state: Any, name: str) -> Any:

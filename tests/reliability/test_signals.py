@@ -115,3 +115,18 @@ def test_kill_9_takes_the_workers_along_and_the_next_run_sweeps_its_folder(deplo
     assert leaked_folders(proc.pid)  # SIGKILL leaves it ...
     assert invoke("sql", "-f", str(deployed), "SELECT 1").exit_code == 0
     assert leaked_folders(proc.pid) == []  # ... the next session removes it
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 0), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_logs_follow_ends_with_ctrl_c_and_reports_other_signals(deployed, sig, code):
+    proc = subprocess.Popen([sys.executable, "-m", "deployer.cli", "logs", "-f", str(deployed), "--follow"],
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # past the first read: polling
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    if code:
+        assert err.strip().endswith(f"error: interrupted ({signal.Signals(sig).name})")
