@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from . import atomic
 from .desired import DesiredState, Model
 from .errors import DeployerError
 from .identifiers import qualified
@@ -216,13 +217,8 @@ class DigestCache:
     def save(self) -> None:
         if self.path is None or not self._dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"version": CACHE_VERSION, "entries": self._entries}, sort_keys=True)
-        # Write then rename so a concurrent reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".digests-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, json.dumps({"version": CACHE_VERSION, "entries": self._entries},
+                                                sort_keys=True))
         self._dirty = False
 
 

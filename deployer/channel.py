@@ -22,6 +22,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from deployer import atomic
 from deployer.errors import DeployerError
 from deployer.packages import PackageSpec
 
@@ -154,9 +155,7 @@ def refresh(session, names, source: str, path: Path | None = None) -> Snapshot:
     path = Path(path or snapshot_path())
     text = snapshot_text(date.today().isoformat(), source,
                          {rt: {n: sort_versions(v) for n, v in p.items()} for rt, p in runtimes.items()})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_text(path, text)
     return load_snapshot(path)
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from deployer import __version__, channel
+from deployer import __version__, atomic, channel
 
 VERSION = 1
 LIMIT = 50_000  # passes kept in the file
@@ -85,9 +83,5 @@ class PreflightCache:
             return
         # the newest passes are kept: enough for every model of a large manifest, a few times over
         items = list(self._passed.items())[-LIMIT:]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".preflight-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"format": VERSION, "passed": dict(items)}, fh)
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, json.dumps({"format": VERSION, "passed": dict(items)}))
         self._dirty = False

@@ -30,6 +30,7 @@ from stat import S_ISDIR
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deployer import atomic
 from deployer.artifacts import RealPaths
 from deployer.packages import PackageSpec
 
@@ -166,10 +167,7 @@ class Cache:
         if self.path is None or not self._dirty:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._entries), encoding="utf-8")
-            os.replace(tmp, self.path)
+            atomic.write_text(self.path, json.dumps(self._entries))
         except OSError:
             pass  # a cache that cannot be written only costs a re-read
         self._dirty = False

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from deployer import atomic
 from deployer.engine import sqltypes
 
 
@@ -241,9 +241,7 @@ def save(catalog: Catalog, path: Path) -> None:
     if catalog.snapshot_dirty or written > max(256, 2 * len(catalog.functions)) or not path.exists():
         # Write to a temporary file then rename, so a crash never leaves half a catalog;
         # the journal is emptied only once the snapshot holding its changes is in place.
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(catalog.to_json())
-        os.replace(tmp, path)
+        atomic.write_text(path, catalog.to_json())
         log.unlink(missing_ok=True)
         catalog.journal_lines = 0
     elif catalog.journal:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote as urlquote
 
-from deployer import channel, identifiers, tempdirs
+from deployer import atomic, channel, identifiers, tempdirs
 from deployer.engine import catalog as cat
 from deployer.engine import events, lock, shapes, sqltypes, stages
 from deployer.engine import statements as st
@@ -960,7 +960,6 @@ class _PackagesAnswers:
 
     def store(self, result: Result) -> None:
         import json
-        import tempfile
 
         if not all(isinstance(v, str) or v is None for row in result.rows for v in row):
             return  # kept exactly only as JSON strings
@@ -971,11 +970,7 @@ class _PackagesAnswers:
         while len(answers) > self.LIMIT:
             answers.pop(next(iter(answers)))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".packages-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"format": self.VERSION, "answers": answers}, fh)
-            os.replace(tmp, self.path)
+            atomic.write_text(self.path, json.dumps({"format": self.VERSION, "answers": answers}))
         except OSError:
             pass  # a lost answer only costs running the query again
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from deployer import atomic
 from deployer.errors import SQLError
 from deployer.session import Progress
 
@@ -114,10 +115,7 @@ class Md5Cache:
         # forget files that are gone, so the cache does not grow with every release
         with self._lock:
             self._entries = {k: v for k, v in self._entries.items() if os.path.exists(k)}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._entries))
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, json.dumps(self._entries))
         self._dirty = False
 
 

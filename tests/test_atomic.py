@@ -1,0 +1,24 @@
+"""deployer.atomic: a file is replaced whole or not at all, and no temporary file stays."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployer import atomic
+
+
+def test_write_creates_the_folder_and_replaces_the_file(tmp_path):
+    target = tmp_path / "cache" / "digests.json"
+    atomic.write_text(target, "one")
+    atomic.write_text(target, "two ✓")
+    assert target.read_text(encoding="utf-8") == "two ✓"
+    assert [p.name for p in target.parent.iterdir()] == ["digests.json"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    target = tmp_path / "catalog.json"
+    atomic.write_text(target, "old")
+    with pytest.raises(UnicodeEncodeError):
+        atomic.write_text(target, "half \udc80 written")  # a lone surrogate cannot be encoded
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["catalog.json"]
