@@ -68,3 +68,14 @@ def test_a_journal_line_cut_short_by_a_crash_is_ignored(tmp_path):
     with open(cat.journal_path(path), "a") as fh:
         fh.write('{"put": {"database": "ML", "sch')
     assert [f.name for f in cat.load(path).functions] == ["F"]
+
+
+def test_a_snapshot_write_cut_by_a_kill_leaves_nothing_after_the_next_one(tmp_path):
+    from deployer.engine import catalog as cat
+
+    path = tmp_path / "catalog.json"
+    (tmp_path / ".catalog.json.k1ll3d.tmp").write_text('{"functions": [')  # what SIGKILL left
+    c = cat.Catalog()
+    c.snapshot_dirty = True
+    cat.save(c, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.json"]
