@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from deployer.engine.worker import _HEADER, pack, send, unpack
+from deployer.engine.worker import _HEADER, kill_descendants, pack, send, unpack
 from deployer.errors import SQLError
 
 
@@ -228,8 +228,11 @@ class Worker:
     def kill_group(self) -> None:
         """SIGKILL to the worker's process group: the worker and whatever its handler
         started. Sent even when the worker itself has exited (its children may not have);
-        the group id stays reserved while any member lives."""
+        the group id stays reserved while any member lives. First the processes below a live
+        worker that left its group (the worker is their subreaper: worker.kill_descendants)."""
         if not self.ended:
+            if self.proc.poll() is None:
+                kill_descendants(self.proc.pid)
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:

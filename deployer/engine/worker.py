@@ -34,6 +34,58 @@ def recv(fh):
     return pickle.loads(fh.read(size))
 
 
+# A handler's children may leave the worker's process group (setsid, a daemon's double fork),
+# where killing the group misses them. On Linux the worker is a "child subreaper": whatever
+# its descendants orphan is re-parented to it rather than to init, so its process tree, read
+# from /proc, holds them all, and is killed before the worker itself.
+def become_subreaper() -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass  # not Linux: the process group still holds every child that stays in it
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, from /proc (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                state, ppid = fh.read().rsplit(b")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if state not in (b"Z", b"X"):  # a zombie is dead already; its parent reaps it
+            children.setdefault(int(ppid), []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_descendants(pid: int, rounds: int = 10) -> None:
+    """SIGKILL every process below `pid`, again while killing orphans more of them onto it."""
+    import signal
+
+    for _ in range(rounds):
+        below = descendants(pid)
+        if not below:
+            return
+        for child in below:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 # Arrays cross the pipe as (dtype, shape, bytes) or plain lists, never as numpy pickles: the
 # worker may run in an isolated environment with another numpy than the engine's (numpy 2
 # pickles do not load on numpy 1).
@@ -404,6 +456,7 @@ def _die_with_parent() -> None:
             elif select.select([fd], [], [], 0.5)[0] and not os.read(fd, 1):
                 break  # EOF: the engine is gone
         try:
+            kill_descendants(os.getpid())
             os.killpg(os.getpgid(0), signal.SIGKILL)
         finally:
             os._exit(1)
@@ -414,6 +467,7 @@ def _die_with_parent() -> None:
 def main() -> None:
     import traceback
 
+    become_subreaper()
     _die_with_parent()
     channel = os.fdopen(os.dup(1), "wb")
     inbox = os.fdopen(os.dup(0), "rb")
@@ -485,4 +539,7 @@ def _serve(channel, inbox, call, capture):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:  # what the handler started ends with its worker, in Snowflake's sandbox too
+        kill_descendants(os.getpid())

@@ -121,3 +121,41 @@ def test_a_reused_worker_forgets_what_the_last_function_imported_from_its_files(
         second = int(s.run("SELECT H2(1.0)").rows[0][0])
         assert second // 10 == first // 10  # the same process
         assert (first % 10, second % 10) == (1, 2)  # H2 got its own helper, not H1's
+
+
+# The handler starts a process in a session of its own, and a daemon the classic way: an
+# intermediate process starts it in its own session and exits, orphaning it. Neither is in
+# the worker's process group.
+ESCAPE = '''
+def f(x):
+    import subprocess, sys
+    sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
+    apart = subprocess.Popen(sleep, start_new_session=True)
+    starter = ("import subprocess, sys; d = subprocess.DEVNULL; print(subprocess.Popen(%r, "
+               "start_new_session=True, stdin=d, stdout=d, stderr=d).pid)" % (sleep,))
+    daemon = subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True).stdout.strip()
+    return f"{apart.pid} {daemon}"
+'''
+
+
+def _escapees(s) -> list[int]:
+    s.run("CREATE FUNCTION RUNAWAY(X FLOAT) RETURNS VARCHAR LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+          f"HANDLER = 'f' AS $${ESCAPE}$$")
+    pids = [int(p) for p in s.run("SELECT RUNAWAY(1.0)").rows[0][0].split()]
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    return pids
+
+
+def test_processes_a_handler_started_outside_its_group_end_with_the_session(tmp_path):
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1) as s:
+        pids = _escapees(s)
+    assert _wait_until(lambda: not any(_alive(p) for p in pids), timeout=5), pids
+
+
+def test_processes_a_handler_started_outside_its_group_end_when_its_worker_is_killed(tmp_path):
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1) as s:
+        pids = _escapees(s)
+        from deployer.engine import udf
+        udf.kill_all()  # what a signal to the CLI does
+        assert _wait_until(lambda: not any(_alive(p) for p in pids), timeout=5), pids
+        udf.halted = False

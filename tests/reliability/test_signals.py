@@ -13,8 +13,9 @@ import pytest
 
 from .helpers import ROOT, invoke
 
-# The model's class ships in imports; while FLAG exists, predict starts a child process,
-# writes "<worker pid> <child pid>" and sleeps.
+# The model's class ships in imports; while FLAG exists, predict starts a child process and
+# one in a session of its own (out of the worker's process group), writes
+# "<worker pid> <child pid> <own-session child pid>" and sleeps.
 SLOW = """\
 import os, subprocess, sys, time
 FLAG = {flag!r}
@@ -22,8 +23,10 @@ class Slow:
     def predict(self, x):
         if os.path.exists(FLAG):
             child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+            apart = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                                     start_new_session=True)
             with open(FLAG + ".pids", "a") as fh:
-                fh.write(f"{{os.getpid()}} {{child.pid}}\\n")
+                fh.write(f"{{os.getpid()}} {{child.pid}} {{apart.pid}}\\n")
             time.sleep(120)
         return x.iloc[:, 0]
 """
@@ -100,7 +103,7 @@ def test_a_signal_during_a_query_ends_the_whole_tree(deployed, sig, code, messag
     deadline = time.monotonic() + 5
     while not all(gone(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert all(gone(p) for p in pids), pids  # the worker and the handler's own child
+    assert all(gone(p) for p in pids), pids  # the worker and the handler's children, in its group or not
     assert leaked_folders(proc.pid) == []
 
 
