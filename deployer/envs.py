@@ -72,15 +72,16 @@ def mismatches(pins: Iterable[str]) -> list[str]:
     return list(_mismatches(tuple(pins)))
 
 
-# Once per distinct list in a process: each version lookup scans sys.path (~2 ms), and a
-# manifest of 500 models has a handful of distinct lists. What is installed here does not
-# change while a command runs (isolated environments are other folders).
+# Once per distinct list in a process (a manifest of 500 models has a handful). What is
+# installed here is read once (channel.installed) and does not change while a command runs
+# (isolated environments are other folders).
 @functools.lru_cache(maxsize=256)
 def _mismatches(pins: tuple[str, ...]) -> tuple[str, ...]:
-    import importlib.metadata as metadata
-
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from deployer import channel
+
+    here = channel.installed()
     out = []
     for pin in pins:
         try:
@@ -88,9 +89,8 @@ def _mismatches(pins: tuple[str, ...]) -> tuple[str, ...]:
         except InvalidRequirement:
             out.append(pin)
             continue
-        try:
-            have = metadata.version(req.name)
-        except metadata.PackageNotFoundError:
+        have = here.get(channel.key(req.name))
+        if have is None:
             out.append(f"{pin} (here: not installed)")
             continue
         if req.specifier and not req.specifier.contains(have, prereleases=True):

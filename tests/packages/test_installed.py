@@ -34,3 +34,13 @@ def test_names_a_folder_does_not_tell_are_read_from_metadata(tmp_path):
     found = channel._installed((str(tmp_path), str(tmp_path / "missing")))
     assert found == _reference([str(tmp_path)]) == {
         "plain-pkg": "1.2.3", "old-egg": "0.4", "flat-egg": "2.0", "mlflow-skinny": "2.16.2", "mlflow": "2.16.2"}
+
+
+def test_preflight_names_the_pins_this_python_does_not_satisfy():
+    from deployer import envs
+
+    sklearn = metadata.version("scikit-learn")
+    envs._mismatches.cache_clear()
+    assert envs.mismatches([f"Scikit_Learn=={sklearn}", "scikit-learn>=0.1", "no-such-dist==1.0",
+                            "scikit-learn==0.0.1"]) == [
+        "no-such-dist==1.0 (here: not installed)", f"scikit-learn==0.0.1 (here: {sklearn})"]
