@@ -320,6 +320,8 @@ def git_head(folder: Path) -> str | None:
 
 
 _ASK_GIT = object()
+# Variables that move where git looks for the repository: git itself then decides.
+_GIT_LOCATING = ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM")
 _SHA = re.compile(r"[0-9a-f]{40,64}")
 
 
@@ -328,7 +330,7 @@ def _head_from_files(folder: Path):
     `.git` folder, the branch in a loose ref or packed-refs): starting git costs more than the
     rest of a no-op plan's own work. None when no `.git` is above `folder`; _ASK_GIT for
     anything else (a worktree's `.git` file, GIT_DIR, a ref not found) so git decides."""
-    if any(name in os.environ for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM")):
+    if any(name in os.environ for name in _GIT_LOCATING):
         return _ASK_GIT
     here = Path(os.path.abspath(folder))
     for candidate in (here, *here.parents):
