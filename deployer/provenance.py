@@ -26,9 +26,9 @@ import os
 import re
 import zipfile
 import zlib
-from stat import S_ISDIR
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR
 
 from deployer import atomic
 from deployer.artifacts import RealPaths
