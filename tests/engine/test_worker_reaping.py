@@ -68,6 +68,16 @@ def test_closing_a_session_stops_every_worker(tmp_path):
     assert _wait_until(lambda: not any(_alive(p) for p in pids), timeout=5)
 
 
+def _handed_over(s, first: str, second: str) -> tuple[int, int]:
+    """Call `first`, drop it, call `second`, each answering pid * 10 + n: both n, once the
+    answers show that one process served both."""
+    a = int(s.run(f"SELECT {first}(1.0)").rows[0][0])
+    s.run(f"DROP FUNCTION {first}(FLOAT)")
+    b = int(s.run(f"SELECT {second}(1.0)").rows[0][0])
+    assert b // 10 == a // 10  # the same process
+    return a % 10, b % 10
+
+
 REMEMBER = "LEFT = globals().get('LEFT', 0) + 1\ndef f(x):\n    import os\n    return os.getpid() * 10 + LEFT\n"
 
 
@@ -76,11 +86,7 @@ def test_a_dropped_functions_worker_loads_the_next_function_when_reuse_is_on(tmp
         for i in range(2):
             s.run(f"CREATE FUNCTION G{i}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
                   f"HANDLER = 'f' AS $${REMEMBER}$$")
-        first = int(s.run("SELECT G0(1.0)").rows[0][0])
-        s.run("DROP FUNCTION G0(FLOAT)")
-        second = int(s.run("SELECT G1(1.0)").rows[0][0])
-        assert second // 10 == first // 10  # the same process
-        assert second % 10 == 1  # with a fresh module: nothing of G0's handler is left
+        assert _handed_over(s, "G0", "G1")[1] == 1  # with a fresh module: nothing of G0's handler is left
         assert s.workers.live == 1
 
 
@@ -116,11 +122,7 @@ def test_a_reused_worker_forgets_what_the_last_function_imported_from_its_files(
             s.put(tmp_path / str(value) / "helper.py", f"@S/v{value}")
             s.run(f"CREATE FUNCTION H{value}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
                   f"IMPORTS = ('@S/v{value}/helper.py') HANDLER = 'f' AS $${LAZY}$$")
-        first = int(s.run("SELECT H1(1.0)").rows[0][0])
-        s.run("DROP FUNCTION H1(FLOAT)")
-        second = int(s.run("SELECT H2(1.0)").rows[0][0])
-        assert second // 10 == first // 10  # the same process
-        assert (first % 10, second % 10) == (1, 2)  # H2 got its own helper, not H1's
+        assert _handed_over(s, "H1", "H2") == (1, 2)  # H2 got its own helper, not H1's
 
 
 # The handler starts a process in a session of its own, and a daemon the classic way: an
