@@ -95,6 +95,35 @@ def test_sklearn_method_and_output_coercion(tmp_path, sklearn_bundle):
         handler_for(tmp_path / "p", sklearn_bundle.model(artifact=path, features=feats, method="predict_proba"))(positional(x))
 
 
+def test_sklearn_estimator_fitted_on_an_array_takes_the_batch_as_one(tmp_path, sklearn_bundle):
+    """Fitted without column names: the estimator sees a float array, as in fit (a DataFrame
+    would be validated by pandas on every batch and warn that it has names); fitted on a
+    DataFrame: it keeps getting one named by the features."""
+    import warnings
+
+    import joblib
+    from sklearn.linear_model import LinearRegression
+
+    from deployer.desired import Feature
+
+    x = sklearn_bundle.x[["ROOMS", "AREA"]]
+    y = 2.0 * x.ROOMS - x.AREA
+    feats = (Feature("ROOMS", "int"), Feature("AREA", "float"))
+    for name, fitted_on in (("array", x.to_numpy(dtype=float)), ("frame", x)):
+        path = tmp_path / f"{name}.pkl"
+        joblib.dump(LinearRegression().fit(fitted_on, y), path)
+        handler = handler_for(tmp_path / name, sklearn_bundle.model(artifact=path, features=feats))
+        batch = positional(x.iloc[:6])
+        batch.loc[1, 1] = None
+        # Given the other kind, scikit-learn warns: "X has feature names, but LinearRegression
+        # was fitted without feature names", or "X does not have valid feature names".
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = handler(batch)
+        assert out[1] is None
+        np.testing.assert_allclose(out.drop(1).astype(float), (2.0 * x.ROOMS - x.AREA).iloc[[0, 2, 3, 4, 5]], rtol=1e-9)
+
+
 def test_preprocessor_fitted_on_other_names_is_a_clear_error(tmp_path, keras_bundle):
     import joblib
     from sklearn.preprocessing import StandardScaler
