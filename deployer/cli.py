@@ -173,6 +173,24 @@ def resolve_packages(state: Any, session: Any = None) -> Any:
     return pins.resolve_state(state, session)
 
 
+def grouped_notes(notes: list[str], models: set[str]) -> list[str]:
+    """One line per distinct note: "M1, M2, M3 and 497 more: <note>" for the same note about
+    many models (500 models preflighted with --no-isolated-env said the same thing 500 times)."""
+    names: dict[tuple[bool, str], list[str]] = {}  # in order of first appearance
+    for note in notes:
+        model, sep, rest = note.partition(": ")
+        about_model = bool(sep) and model in models
+        who = names.setdefault((about_model, rest if about_model else note), [])
+        if about_model and model not in who:
+            who.append(model)
+    out = []
+    for (about_model, text), who in names.items():
+        if about_model:
+            text = ", ".join(who[:3]) + (f" and {len(who) - 3} more" if len(who) > 3 else "") + ": " + text
+        out.append(text)
+    return out
+
+
 def run_preflight(state: Any, resolution: Any = None, steps: Any = None) -> None:
     """Run each model's handler locally, as Snowflake will, before any target is touched."""
     from deployer.console import Steps
@@ -184,7 +202,7 @@ def run_preflight(state: Any, resolution: Any = None, steps: Any = None) -> None
     use_cache = ctx is None or ctx.meta.get("deployer.preflight_cache", True)
     with steps.step("running preflight"):
         report = check(state, resolution=resolution, progress=steps.say, on_step=steps.update, use_cache=use_cache)
-    for note in report.notes:
+    for note in grouped_notes(report.notes, {m.name for m in state.models}):
         click.echo(f"note: {note}", err=True)
     if report.problems:
         raise ManifestError(report.problems)

@@ -661,3 +661,16 @@ def test_logs_find_the_accounts_event_table(tmp_path):
     assert "FROM OBS.TELEMETRY.EVENTS WHERE" in sql and "STARTSWITH(RESOURCE_ATTRIBUTES:\"snow.executable.name\"::STRING, 'PREDICT(')" in sql
     assert "IN ('WARN', 'ERROR', 'FATAL')" in sql and sql.endswith("LIMIT 10")
 
+
+
+def test_the_same_preflight_note_about_many_models_is_one_line():
+    from deployer.cli import grouped_notes
+
+    notes = [f"M{i}: isolated environment off (--no-isolated-env): preflight ran in this Python" for i in range(500)]
+    notes[1:1] = ["M0: preflight skipped, xgboost not installed here", "a note about no model: M7"]
+    assert grouped_notes(notes, {f"M{i}" for i in range(500)}) == [
+        "M0, M1, M2 and 497 more: isolated environment off (--no-isolated-env): preflight ran in this Python",
+        "M0: preflight skipped, xgboost not installed here",
+        "a note about no model: M7",
+    ]
+    assert grouped_notes(["X: not a model", "M1: once"], {"M1"}) == ["X: not a model", "M1: once"]
