@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from deployer.engine import sqltypes
+from deployer.engine import json_rows, sqltypes
 from deployer.errors import NotSupportedError, SQLError
 
 # Statement kinds passed on to DuckDB.
@@ -134,7 +134,7 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
         except SQLError:
             out = None  # the whole statement again: its own message and positions
         if out is not None:
-            duck = _put_back(out.sql, sentinel, rows)
+            duck = json_rows.relation(out.sql, sentinel, rows) or _put_back(out.sql, sentinel, rows)
             if duck is not None:
                 return Translated(duck, out.kind, out.name)
     return _translate(sql, current, resolve)
