@@ -847,6 +847,7 @@ class LocalSession:
             raise SQLError(f"SQL compilation error: {fn.name} is not a table function")
         if fn.key not in self._registered:
             self._register(fn)
+        self._pools[fn.key].warm()
         import sqlglot
 
         exprs = list(args) + [sqlglot.parse_one(d, read="snowflake")

@@ -408,6 +408,7 @@ class Pool:
         self.count = 0  # workers alive or starting
         self.error: SQLError | None = None
         self.closed = False
+        self.warming = False  # a start begun by warm() that no caller has waited for yet
         self.cond = threading.Condition()
 
     def acquire(self) -> Worker:
@@ -429,10 +430,22 @@ class Pool:
                 if self.error is not None:  # the last start failed: report it, once
                     err, self.error = self.error, None
                     raise err
-                if self.count < self.size:
+                if self.warming:  # the start warm() began is this caller's
+                    self.warming = False
+                elif self.count < self.size:
                     self.count += 1
                     threading.Thread(target=self._spawn, daemon=True).start()
                 self.cond.wait()
+
+    def warm(self) -> None:
+        """Start a worker now if none is idle or starting: a query calling the function is
+        about to run, and loading its handler overlaps the query's translation and planning."""
+        with self.cond:
+            if self.closed or self.idle or self.count:
+                return
+            self.count += 1
+            self.warming = True
+            threading.Thread(target=self._spawn, daemon=True).start()
 
     def _spawn(self) -> None:
         try:
@@ -452,11 +465,13 @@ class Pool:
         except BaseException as exc:
             with self.cond:
                 self.count -= 1
+                self.warming = False
                 self.error = exc if isinstance(exc, SQLError) else SQLError(
                     f"could not start the Python worker of {self.spec.label}: {exc}")
                 self.cond.notify_all()
             return
         with self.cond:
+            self.warming = False
             if self.closed:
                 self.count -= 1
                 if adopted:

@@ -90,6 +90,17 @@ def test_a_dropped_functions_worker_loads_the_next_function_when_reuse_is_on(tmp
         assert s.workers.live == 1
 
 
+def test_a_query_takes_the_worker_its_translation_started_and_starts_no_other(tmp_path):
+    # Naming the function starts (here: hands over) its worker while the query is planned;
+    # the query's call then waits for that one, even where a second one would be allowed.
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=2, reuse_workers=True) as s:
+        for i in range(2):
+            s.run(f"CREATE FUNCTION G{i}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+                  f"HANDLER = 'f' AS $${REMEMBER}$$")
+        _handed_over(s, "G0", "G1")
+        assert not _wait_until(lambda: s.workers.live > 1, timeout=2)
+
+
 def test_without_reuse_a_dropped_functions_worker_stops(tmp_path):
     with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=False) as s:
         _create(s, 2)
