@@ -30,20 +30,22 @@ def execute(session: Session, plan: Plan, on_change: Callable[[Change], None] = 
     """Run every operation in order; stop at the first failure with what was done so far.
     `on_op(change, op)` is called as each operation starts."""
     done = 0
-    for change in plan.changes:
-        if change.is_noop:
-            continue
-        for op in change.operations:
-            on_op(change, op)
-            try:
-                _run(session, op, on_test)
-            except SQLError as exc:
-                raise ApplyError(f"apply failed at {change.type} {change.name} ({op.op}; "
-                                 f"{done} change(s) applied before it): {exc}") from None
-            except _TestsFailed as exc:
-                raise ApplyError(f"{change.type} {change.name}: {exc} ({done} change(s) applied before it)") from None
-        done += 1
-        on_change(change)
+    # Release records are written here before their upload: one folder for the whole apply.
+    with tempdirs.folder("release") as scratch:
+        for change in plan.changes:
+            if change.is_noop:
+                continue
+            for op in change.operations:
+                on_op(change, op)
+                try:
+                    _run(session, op, on_test, Path(scratch))
+                except SQLError as exc:
+                    raise ApplyError(f"apply failed at {change.type} {change.name} ({op.op}; "
+                                     f"{done} change(s) applied before it): {exc}") from None
+                except _TestsFailed as exc:
+                    raise ApplyError(f"{change.type} {change.name}: {exc} ({done} change(s) applied before it)") from None
+            done += 1
+            on_change(change)
     return done
 
 
@@ -51,7 +53,7 @@ class _TestsFailed(Exception):
     pass
 
 
-def _run(session: Session, op, on_test: Callable[[TestResult], None]) -> None:
+def _run(session: Session, op, on_test: Callable[[TestResult], None], scratch: Path) -> None:
     if isinstance(op, PutFile):
         session.put(op.local_path, op.stage_dir, overwrite=True)
     elif isinstance(op, RunSQL):
@@ -75,10 +77,12 @@ def _run(session: Session, op, on_test: Callable[[TestResult], None]) -> None:
                                + ": " + "; ".join(r.describe() for r in failed))
     elif isinstance(op, WriteRelease):
         name, record = releases.finish(op.record)
-        with tempdirs.folder("release") as folder:
-            path = Path(folder) / name
-            path.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+        path = scratch / name
+        path.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+        try:
             session.put(path, op.stage_dir, overwrite=False)
+        finally:
+            path.unlink()
     else:  # pragma: no cover - the plan's types are closed
         raise TypeError(f"unknown operation {op!r}")
 
