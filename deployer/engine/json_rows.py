@@ -24,12 +24,15 @@ _STRING = r"'(?:[^'\\]|'')*'"
 # The literals a column of each type takes without changing type, whose text casts to the
 # value the literal has: integers of at most 9 digits stay INTEGER (10 might not); DOUBLE
 # takes integers below 2**53 and decimals of at most 15 digits (a DECIMAL literal that
-# short converts to the same DOUBLE as its text does) and any exponent of two digits.
+# short converts to the same DOUBLE as its text does), but not a negative zero (-0 and -0.0
+# are an INTEGER and a DECIMAL 0, while the text '-0' casts to the DOUBLE -0.0), and any
+# exponent of two digits.
 _VALUES = {
     "INTEGER": r"-?\d{1,9}(?![\d.e])",
     "BIGINT": r"-?\d{1,18}(?![\d.e])",
     "DECIMAL": r"-?\d{1,18}(?![\d.e])",  # of 19 digits or more: neither INTEGER nor BIGINT widens it
-    "DOUBLE": r"-?\d{1,20}(?:\.\d{1,20})?e[-+]?\d{1,2}|-?\d{1,15}(?![\d.e])|-?(?=[\d.]{3,16}(?![\d.e]))\d+\.\d+",
+    "DOUBLE": r"-?\d{1,20}(?:\.\d{1,20})?e[-+]?\d{1,2}"
+              r"|(?!-0+(?:\.0+)?(?![\d.e]))(?:-?\d{1,15}(?![\d.e])|-?(?=[\d.]{3,16}(?![\d.e]))\d+\.\d+)",
     "VARCHAR": _STRING,
     "TEXT": _STRING,
     "BOOLEAN": r"TRUE|FALSE",

@@ -41,7 +41,7 @@ def _literal(kind: str, rng: random.Random) -> str:
         return str(rng.choice([2**40, -(2**62), rng.randint(-10**17, 10**17)]))
     if kind == "double":
         return rng.choice([repr(rng.uniform(-1e6, 1e6)) + "e0", f"{rng.uniform(-5, 5):.6f}", str(rng.randint(-10**12, 10**12)),
-                           f"{rng.uniform(-1, 1):.14f}", f"{rng.random():.3e}", "0.1", "-0.0e0"])
+                           f"{rng.uniform(-1, 1):.14f}", f"{rng.random():.3e}", "0.1", "-0.0e0", "-0", "-0.00", "-0.5"])
     if kind == "string":
         return "'" + rng.choice(["a", "", "it''s", "(1, 2)", "NULL", "TRUE", "12", "déjà vu", "x,y", "\"q\""]) + "'"
     return rng.choice(["TRUE", "FALSE", "true", "False"])
@@ -85,6 +85,8 @@ def test_a_synthetic_batch_of_numbers_strings_and_booleans_takes_the_json_route(
     (["(1, 0.1234567890123456)"] + ["(1, 1.0)"] * 20, "16 digits: DECIMAL and text could round apart"),
     (["(1, 'x')"] + ["(1, 1.0)"] * 20, "a string in a number column"),
     (["(1, 1e400)"] + ["(1, 1.0)"] * 20, "an exponent of three digits"),
+    (["(1, -0)"] + ["(1, 1.0)"] * 20, "-0 is the INTEGER 0, its text the DOUBLE -0.0"),
+    (["(1, -0.0)"] + ["(1, 1.0)"] * 20, "-0.0 is the DECIMAL 0, its text the DOUBLE -0.0"),
     (["(1, 2.5)"] + ["(1, 1.0)"] * 20 + ["(1, 1.0, 3)"], "rows of different widths"),
 ])
 def test_rows_whose_types_are_not_certain_stay_sql(rows, reason):
