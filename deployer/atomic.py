@@ -10,11 +10,16 @@ import tempfile
 from pathlib import Path
 
 
+def _temporary(path: Path) -> tuple[str, str]:
+    return f".{path.name}.", ".tmp"  # (prefix, suffix) of write_text's temporary files
+
+
 def write_text(path: Path | str, text: str) -> None:
     """Replace `path` with `text` (UTF-8), creating its folder; OSError when it cannot."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix, suffix = _temporary(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -25,3 +30,10 @@ def write_text(path: Path | str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def leftovers(path: Path) -> list[Path]:
+    """Temporary files of write_text(path) that a killed writer left behind; only the holder
+    of a lock on `path` may remove them (another writer's may be in progress)."""
+    prefix, suffix = _temporary(path)
+    return list(path.parent.glob(f"{prefix}*{suffix}"))

@@ -241,7 +241,7 @@ def save(catalog: Catalog, path: Path) -> None:
     if catalog.snapshot_dirty or written > max(256, 2 * len(catalog.functions)) or not path.exists():
         # Write to a temporary file then rename, so a crash never leaves half a catalog;
         # the journal is emptied only once the snapshot holding its changes is in place.
-        for left in path.parent.glob(f".{path.name}.*.tmp"):  # a writer killed mid-write (we hold the lock)
+        for left in atomic.leftovers(path):  # a writer killed mid-write (we hold the lock)
             left.unlink(missing_ok=True)
         atomic.write_text(path, catalog.to_json())
         log.unlink(missing_ok=True)

@@ -15,12 +15,15 @@ import json
 import re
 from functools import lru_cache
 
-_LIT = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|NULL|TRUE|FALSE|'(?:[^'\\]|'')*'"
+# The literals a lifted run may hold (deployer.engine.translate): written the same in both
+# dialects (a string without backslashes).
+NUMBER = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+STRING = r"'(?:[^'\\]|'')*'"
+LITERAL = rf"{NUMBER}|NULL|TRUE|FALSE|{STRING}"
 _TYPE = r"DOUBLE|BIGINT|INTEGER|VARCHAR|TEXT|BOOLEAN|DECIMAL\(\s*\d+\s*,\s*0\s*\)"
 # One item of the first row as sqlglot writes it for DuckDB: a literal, or a CAST of one.
-_ITEM = re.compile(rf"\s*(?:CAST\(\s*(?P<cast>{_LIT})\s+AS\s+(?P<type>{_TYPE})\s*\)|(?P<bare>{_LIT}))\s*(?:,|$)",
+_ITEM = re.compile(rf"\s*(?:CAST\(\s*(?P<cast>{LITERAL})\s+AS\s+(?P<type>{_TYPE})\s*\)|(?P<bare>{LITERAL}))\s*(?:,|$)",
                    re.IGNORECASE)
-_STRING = r"'(?:[^'\\]|'')*'"
 # The literals a column of each type takes without changing type, whose text casts to the
 # value the literal has: integers of at most 9 digits stay INTEGER (10 might not); DOUBLE
 # takes integers below 2**53 and decimals of at most 15 digits (a DECIMAL literal that
@@ -33,12 +36,12 @@ _VALUES = {
     "DECIMAL": r"-?\d{1,18}(?![\d.e])",  # of 19 digits or more: neither INTEGER nor BIGINT widens it
     "DOUBLE": r"-?\d{1,20}(?:\.\d{1,20})?e[-+]?\d{1,2}"
               r"|(?!-0+(?:\.0+)?(?![\d.e]))(?:-?\d{1,15}(?![\d.e])|-?(?=[\d.]{3,16}(?![\d.e]))\d+\.\d+)",
-    "VARCHAR": _STRING,
-    "TEXT": _STRING,
+    "VARCHAR": STRING,
+    "TEXT": STRING,
     "BOOLEAN": r"TRUE|FALSE",
 }
 _SPACE = re.compile(r"\s+")
-_TOKEN = re.compile(r"'(?P<str>(?:[^'\\]|'')*)'|(?P<null>NULL)|(?P<open>\()|(?P<close>\))|-?\d[\d.e+-]*|TRUE|FALSE",
+_TOKEN = re.compile(rf"(?P<str>{STRING})|(?P<null>NULL)|(?P<open>\()|(?P<close>\))|{NUMBER}|TRUE|FALSE",
                     re.IGNORECASE)
 
 
@@ -80,7 +83,7 @@ def _first_row(text: str) -> tuple[list[str], list[str | None]] | None:
             return None
         pos = m.end()
         literal = m.group("cast") or m.group("bare")
-        kind = re.sub(r"\s+", "", m.group("type").upper()) if m.group("type") else _bare_type(literal)
+        kind = _SPACE.sub("", m.group("type").upper()) if m.group("type") else _bare_type(literal)
         if kind is None or kind.startswith("DECIMAL(") and int(kind[8:].split(",")[0]) < 19:
             return None
         if literal.upper() != "NULL" and not re.fullmatch(_VALUES[kind.split("(")[0]], literal, re.IGNORECASE):
@@ -123,7 +126,7 @@ def _json(m: re.Match) -> str:
     """Rows already checked by _run, one token at a time: a row's parentheses as a JSON array's
     brackets, a literal as a JSON string of its text (a string's value), NULL as null."""
     if m.group("str") is not None:
-        return json.dumps(m.group("str").replace("''", "'"), ensure_ascii=False)
+        return json.dumps(m.group("str")[1:-1].replace("''", "'"), ensure_ascii=False)
     if m.group("open"):
         return "["
     if m.group("close"):

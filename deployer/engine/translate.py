@@ -145,7 +145,7 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
 # before parsing, a one-row stand-in takes their place, and the DuckDB text gets them back
 # verbatim: these literals (numbers, NULL, TRUE/FALSE, strings without backslashes) are
 # written the same in both dialects. Anything else, or any doubt, parses the whole statement.
-_LIT = r"(?:-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|NULL|TRUE|FALSE|'(?:[^'\\]|'')*')"
+_LIT = rf"(?:{json_rows.LITERAL})"
 _ROW = rf"\(\s*{_LIT}(?:\s*,\s*{_LIT})*\s*\)"
 LIFT_ROWS = 16  # shorter runs are parsed: too little to gain
 _RUN = re.compile(rf"\)(?P<rows>(?:\s*,\s*{_ROW}){{{LIFT_ROWS},}})", re.IGNORECASE)
