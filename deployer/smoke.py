@@ -6,6 +6,7 @@ this, so a test that passes in one passes in the other.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -146,10 +147,27 @@ class TestResult:
 
 
 def synthetic_rows(types: tuple[str, ...], tests: tuple[SmokeTest, ...], rows: int,
-                   seed: int = 0, known: tuple = ()) -> list[tuple]:
+                   seed: int = 0, known: tuple = ()) -> tuple[tuple, ...]:
     """Plausible rows; a few rows with a NULL. Per feature, values come from `known`
     (deployer.samples: the manifest's sample, the fitted pipeline's categories or ranges),
-    else from around the smoke-test values."""
+    else from around the smoke-test values. The same arguments give the same rows (the
+    same tuple: models of one shape share their batch and its SQL text, see batch_sql)."""
+    key = (types, tests, rows, seed, known)
+    try:
+        found = _BATCHES.get(key)
+    except TypeError:  # a test expecting a mapping: not hashable, made afresh
+        return _synthetic_rows(types, tests, rows, seed, known)
+    if found is None:
+        if len(_BATCHES) >= 64:
+            _BATCHES.pop(next(iter(_BATCHES)))
+        found = _BATCHES[key] = _synthetic_rows(types, tests, rows, seed, known)
+    return found
+
+
+_BATCHES: dict = {}
+
+
+def _synthetic_rows(types, tests, rows, seed, known) -> tuple[tuple, ...]:
     rng = np.random.default_rng(seed)
     columns = []
     for i, kind in enumerate(types):
@@ -183,23 +201,27 @@ def synthetic_rows(types: tuple[str, ...], tests: tuple[SmokeTest, ...], rows: i
     batch = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(rows)]
     for i in range(min(len(types), rows // 10)):  # NULL in each feature once
         batch[i * 7][i] = None
-    return [tuple(r) for r in batch]
+    return tuple(tuple(r) for r in batch)
 
 
-def batch_sql(name: str, types: tuple[str, ...], batch: list[tuple], table: bool = False) -> str:
+def batch_sql(name: str, types: tuple[str, ...], batch: tuple[tuple, ...], table: bool = False) -> str:
     """One query calling `name` on every row of `batch`, rows back in order (ID, RESULT); a
     table function as a lateral call (ID, then its columns: see batch_results)."""
     cols = [f"C{i}" for i in range(len(types))]
-    # The first row's casts type each column (VALUES takes the rows' common type); the others
-    # are bare literals, a third of the text to parse for the engine and for Snowflake.
-    values = ",\n".join(f"({i}" + "".join(", " + (literal(v, kind) if i == 0 else _bare(v, kind))
-                                           for v, kind in zip(row, types)) + ")"
-                         for i, row in enumerate(batch))
-    source = f"(VALUES {values}) AS T(ID{''.join(', ' + c for c in cols)})"
+    source = f"(VALUES {_values(types, tuple(batch))}) AS T(ID{''.join(', ' + c for c in cols)})"
     if table:
         return (f"SELECT T.ID, P.* FROM {source}, TABLE({name}({', '.join('T.' + c for c in cols)})) AS P "
                 "ORDER BY T.ID")
     return f"SELECT ID, {name}({', '.join(cols)}) AS RESULT FROM {source} ORDER BY ID"
+
+
+@functools.lru_cache(maxsize=16)
+def _values(types: tuple[str, ...], batch: tuple[tuple, ...]) -> str:
+    # The first row's casts type each column (VALUES takes the rows' common type); the others
+    # are bare literals, a third of the text to parse for the engine and for Snowflake.
+    return ",\n".join(f"({i}" + "".join(", " + (literal(v, kind) if i == 0 else _bare(v, kind))
+                                         for v, kind in zip(row, types)) + ")"
+                       for i, row in enumerate(batch))
 
 
 def batch_results(rows: tuple, table: bool) -> tuple:
