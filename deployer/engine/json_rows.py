@@ -63,9 +63,10 @@ def relation(duck: str, sentinel: str, rows: str) -> str | None:
     if head is None:
         return None
     types, values = head
-    if not _run(tuple(t.split("(")[0] for t in types)).fullmatch(rows):
+    body = _rows_json(tuple(t.split("(")[0] for t in types), rows)
+    if body is None:
         return None
-    text = "[" + json.dumps(values, ensure_ascii=False) + "," + _as_json(rows) + "]"
+    text = "[" + json.dumps(values, ensure_ascii=False) + "," + body + "]"
     columns = ", ".join(f"CAST(r[{i + 1}] AS {t}) AS col{i}" for i, t in enumerate(types))
     source = f"from_json('{text.replace(chr(39), chr(39) * 2)}', '[[\"VARCHAR\"]]')"
     close = duck.index(")", end + 1)  # the one that closes VALUES' parenthesis
@@ -110,6 +111,13 @@ def _run(types: tuple[str, ...]) -> re.Pattern:
     """Rows of literals that fit `types`, one per column."""
     row = r"\(\s*" + r"\s*,\s*".join(f"(?:{_VALUES[t]}|NULL)" for t in types) + r"\s*\)"
     return re.compile(rf"\s*{row}(?:\s*,\s*{row})*\s*", re.IGNORECASE)
+
+
+@lru_cache(maxsize=8)
+def _rows_json(types: tuple[str, ...], rows: str) -> str | None:
+    """`rows` as JSON when every literal fits `types`, else None. Remembered: candidates of one
+    shape are tested on the same synthetic rows (deployer.smoke.synthetic_rows)."""
+    return _as_json(rows) if _run(types).fullmatch(rows) else None
 
 
 def _as_json(rows: str) -> str:
