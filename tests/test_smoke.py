@@ -36,3 +36,19 @@ def test_literals_are_typed_and_escaped():
     assert literal("it's", "string") == "'it''s'"
     assert literal(True, "boolean") == "TRUE"
     assert literal(float("nan"), "float") == "CAST('nan' AS FLOAT)"
+
+
+def test_models_of_one_shape_share_their_synthetic_batch():
+    from deployer import smoke
+    from deployer.desired import SmokeTest
+
+    types = ("float", "int")
+    tests = (SmokeTest((1.5, 3), 2.0),)
+    first = smoke.synthetic_rows(types, tests, 50)
+    assert smoke.synthetic_rows(types, tests, 50) is first  # made once
+    assert smoke.synthetic_rows(types, tests, 50, seed=1) != first
+    # a test expecting a mapping cannot be a key: the rows are made afresh, the same
+    mapping = (SmokeTest((1.5, 3), {"a": 1}),)
+    assert smoke.synthetic_rows(types, mapping, 50) == smoke.synthetic_rows(types, mapping, 50) == first
+    a, b = smoke.batch_sql("A", types, first), smoke.batch_sql("B", types, first)
+    assert a.replace("A(C0, C1)", "B(C0, C1)") == b and a.count("CAST(") == 2  # only row 0 is cast
