@@ -6,7 +6,6 @@ this, so a test that passes in one passes in the other.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from dataclasses import dataclass
@@ -152,11 +151,10 @@ def synthetic_rows(types: tuple[str, ...], tests: tuple[SmokeTest, ...], rows: i
     (deployer.samples: the manifest's sample, the fitted pipeline's categories or ranges),
     else from around the smoke-test values. The same arguments give the same rows (the
     same tuple: models of one shape share their batch and its SQL text, see batch_sql)."""
-    key = (types, tests, rows, seed, known)
-    try:
-        found = _BATCHES.get(key)
-    except TypeError:  # a test expecting a mapping: not hashable, made afresh
-        return _synthetic_rows(types, tests, rows, seed, known)
+    # By repr, not equality: 1, 1.0 and True are equal but make different rows for a
+    # string feature; a value without a faithful repr only misses.
+    key = repr((types, tests, rows, seed, known))
+    found = _BATCHES.get(key)
     if found is None:
         if len(_BATCHES) >= 64:
             _BATCHES.pop(next(iter(_BATCHES)))
@@ -208,20 +206,32 @@ def batch_sql(name: str, types: tuple[str, ...], batch: tuple[tuple, ...], table
     """One query calling `name` on every row of `batch`, rows back in order (ID, RESULT); a
     table function as a lateral call (ID, then its columns: see batch_results)."""
     cols = [f"C{i}" for i in range(len(types))]
-    source = f"(VALUES {_values(types, tuple(batch))}) AS T(ID{''.join(', ' + c for c in cols)})"
+    source = f"(VALUES {_values(types, batch)}) AS T(ID{''.join(', ' + c for c in cols)})"
     if table:
         return (f"SELECT T.ID, P.* FROM {source}, TABLE({name}({', '.join('T.' + c for c in cols)})) AS P "
                 "ORDER BY T.ID")
     return f"SELECT ID, {name}({', '.join(cols)}) AS RESULT FROM {source} ORDER BY ID"
 
 
-@functools.lru_cache(maxsize=16)
 def _values(types: tuple[str, ...], batch: tuple[tuple, ...]) -> str:
+    found = _TEXTS.get(id(batch))
+    if found is not None and found[0] is batch and found[1] == types:
+        return found[2]
     # The first row's casts type each column (VALUES takes the rows' common type); the others
     # are bare literals, a third of the text to parse for the engine and for Snowflake.
-    return ",\n".join(f"({i}" + "".join(", " + (literal(v, kind) if i == 0 else _bare(v, kind))
+    text = ",\n".join(f"({i}" + "".join(", " + (literal(v, kind) if i == 0 else _bare(v, kind))
                                          for v, kind in zip(row, types)) + ")"
                        for i, row in enumerate(batch))
+    if isinstance(batch, tuple):  # a list could change under its id
+        if len(_TEXTS) >= 16:
+            _TEXTS.pop(next(iter(_TEXTS)))
+        _TEXTS[id(batch)] = (batch, types, text)
+    return text
+
+
+# id(batch) -> (batch, types, text): a batch is shared by identity (synthetic_rows), and the
+# entry holds it, so its id is not reused while the entry lives.
+_TEXTS: dict = {}
 
 
 def batch_results(rows: tuple, table: bool) -> tuple:

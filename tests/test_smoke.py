@@ -47,8 +47,11 @@ def test_models_of_one_shape_share_their_synthetic_batch():
     first = smoke.synthetic_rows(types, tests, 50)
     assert smoke.synthetic_rows(types, tests, 50) is first  # made once
     assert smoke.synthetic_rows(types, tests, 50, seed=1) != first
-    # a test expecting a mapping cannot be a key: the rows are made afresh, the same
-    mapping = (SmokeTest((1.5, 3), {"a": 1}),)
-    assert smoke.synthetic_rows(types, mapping, 50) == smoke.synthetic_rows(types, mapping, 50) == first
+    mapping = (SmokeTest((1.5, 3), {"a": 1}),)  # a test expecting a mapping
+    assert smoke.synthetic_rows(types, mapping, 50) == first
+    # equal values of other types are other rows: 1 and 1.0 are different strings
+    text = ("string",)
+    assert {r[0] for r in smoke.synthetic_rows(text, (SmokeTest((1,), 0),), 20)} - {None} == {"1"}
+    assert {r[0] for r in smoke.synthetic_rows(text, (SmokeTest((1.0,), 0),), 20)} - {None} == {"1.0"}
     a, b = smoke.batch_sql("A", types, first), smoke.batch_sql("B", types, first)
     assert a.replace("A(C0, C1)", "B(C0, C1)") == b and a.count("CAST(") == 2  # only row 0 is cast
