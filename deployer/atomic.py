@@ -32,6 +32,12 @@ def write_text(path: Path | str, text: str) -> None:
         raise
 
 
+def is_temporary(name: str) -> bool:
+    """Whether a file name has the temporary pattern: write_text's, and the local stages'
+    uploads (`.<name>.<pid>.tmp`), which listings skip."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 def leftovers(path: Path) -> list[Path]:
     """Temporary files of write_text(path) that a killed writer left behind; only the holder
     of a lock on `path` may remove them (another writer's may be in progress)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote
 
-from deployer import releases
+from deployer import atomic, releases
 from deployer.engine import catalog as cat
 from deployer.engine import events, lock, stages
 
@@ -223,7 +223,7 @@ def _stage_files(account: Path, aside: "_Aside") -> list[Finding]:
             for n in names:
                 path = Path(dirpath) / n
                 rel = path.relative_to(root).as_posix()
-                if n.startswith(".") and n.endswith(".tmp"):
+                if atomic.is_temporary(n):
                     continue
                 try:
                     intact = cache.intact(path, rel)

@@ -214,7 +214,7 @@ def list_files(root: Path, prefix: str, pattern: str | None = None, *,
     out = []
     for dirpath, _, names in os.walk(root):
         for n in names:
-            if n.startswith(".") and n.endswith(".tmp"):
+            if atomic.is_temporary(n):
                 continue
             full = Path(dirpath) / n
             rel = full.relative_to(root).as_posix()
