@@ -22,3 +22,13 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
         atomic.write_text(target, "half \udc80 written")  # a lone surrogate cannot be encoded
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["catalog.json"]
+
+
+def test_stage_listings_skip_temporary_files(tmp_path):
+    from deployer.engine import stages
+
+    (tmp_path / "M").mkdir()
+    (tmp_path / "M" / "a.txt").write_text("x")
+    (tmp_path / "M" / ".a.txt.123.tmp").write_text("half an upload")
+    (tmp_path / "M" / ".hidden").write_text("a file of its own")
+    assert [f.path for f in stages.list_files(tmp_path, "")] == ["M/.hidden", "M/a.txt"]
