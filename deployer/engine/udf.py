@@ -172,12 +172,12 @@ class Worker:
         try:
             send(self.proc.stdin, {"setup": setup})
         except (BrokenPipeError, OSError):
-            shutil.rmtree(old, ignore_errors=True)
             self.kill()
             raise WorkerError(f"the Python worker for {spec.label} exited") from None
-        # While the worker loads the new handler: it no longer needs the old files, and
-        # leaves the old folder (its working directory) as it reads the setup.
-        shutil.rmtree(old, ignore_errors=True)
+        finally:
+            # While the worker loads the new handler: it no longer needs the old files, and
+            # leaves the old folder (its working directory) as it reads the setup.
+            shutil.rmtree(old, ignore_errors=True)
         self._hello(spec)
 
     def _fill(self, deadline: float) -> None:
