@@ -110,6 +110,7 @@ class LocalSession:
         self._workdir = tempdirs.make("engine")
         self.parameters: dict[str, str] = {}  # ALTER SESSION SET ...
         self._con = None  # DuckDB, connected when a statement first needs it (self.con)
+        self._row_tables: dict[str, None] = {}  # temporary tables of lifted rows made so far, oldest first
         try:
             self.catalog = cat.load(self.path / "catalog.json")
             self._md5 = stages.Md5Cache(self.path / "stages" / ".md5.json")
@@ -315,6 +316,7 @@ class LocalSession:
             return Result(("status",), (), ("VARCHAR",))
         self._need_packages(sql)
         t = _translate(sql, (self.database, self.schema), self._resolve_call)
+        self._create_rows(t)
         if t.kind == "SELECT":
             described = self.con.execute("DESCRIBE " + t.sql).fetchall()
             return Result(tuple(d[0] for d in described), (), tuple(d[1] for d in described))
@@ -862,6 +864,7 @@ class LocalSession:
                 return known
         self._need_packages(sql)
         t = _translate(sql, (self.database, self.schema), self._resolve_call)
+        self._create_rows(t)
         cur = self.con.execute(t.sql)
         if self._udf_error is not None:
             raise self._udf_error
@@ -881,6 +884,20 @@ class LocalSession:
         if t.kind.startswith("CREATE"):
             return _status(f"{t.kind.split()[1].title()} {t.name} successfully created.")
         return _status(f"{t.name} successfully dropped.")
+
+    def _create_rows(self, t) -> None:
+        """The temporary tables of lifted rows that `t` reads (deployer.engine.json_rows), each
+        made once; past a few the oldest is dropped, so a session keeps little."""
+        for rows in t.rows:
+            if rows.name in self._row_tables:
+                self._row_tables[rows.name] = self._row_tables.pop(rows.name)  # now the newest
+                continue
+            self.con.execute(rows.create())
+            self._row_tables[rows.name] = None
+            while len(self._row_tables) > 8:
+                oldest = next(iter(self._row_tables))
+                del self._row_tables[oldest]
+                self.con.execute(f"DROP TABLE IF EXISTS {oldest}")
 
     def _flush_events(self) -> None:
         with self._guard:

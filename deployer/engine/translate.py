@@ -32,6 +32,7 @@ class Translated:
     sql: str
     kind: str  # SELECT | INSERT | UPDATE | DELETE | CREATE TABLE | CREATE VIEW | DROP TABLE | DROP VIEW
     name: str | None = None  # object name for DDL status messages
+    rows: tuple[json_rows.Rows, ...] = ()  # temporary tables `sql` reads, to create first
 
 
 def _ident(node: exp.Identifier) -> str:
@@ -134,7 +135,10 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
         except SQLError:
             out = None  # the whole statement again: its own message and positions
         if out is not None:
-            duck = json_rows.relation(out.sql, sentinel, rows) or _put_back(out.sql, sentinel, rows)
+            found = json_rows.relation(out.sql, sentinel, rows)
+            if found is not None:
+                return Translated(found[0], out.kind, out.name, (found[1],))
+            duck = _put_back(out.sql, sentinel, rows)
             if duck is not None:
                 return Translated(duck, out.kind, out.name)
     return _translate(sql, current, resolve)

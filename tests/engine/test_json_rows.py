@@ -23,7 +23,10 @@ def _none(*_args, **_kwargs):
 def _both(sql: str, con) -> tuple[str, tuple, tuple]:
     """(the JSON-route DuckDB text, its answer, the answer of the rows as SQL): answers as
     (column names and types, rows with floats by repr)."""
-    fast = translate.translate(sql, CURRENT, _none).sql
+    lifted = translate.translate(sql, CURRENT, _none)
+    for rows in lifted.rows:
+        con.execute(rows.create())
+    fast = lifted.sql
     slow = translate.translate(sql, CURRENT, _none, lift=False).sql
     answers = []
     for text in (fast, slow):
@@ -77,7 +80,7 @@ def test_a_synthetic_batch_of_numbers_strings_and_booleans_takes_the_json_route(
     sql = smoke.batch_sql("F", types, batch).replace("F(C0, C1, C2, C3)", "C0")
     with duckdb.connect() as con:
         fast, got, expected = _both(sql, con)
-    assert "from_json(" in fast and got == expected and len(got[1]) == 300
+    assert "deployer_rows_" in fast and got == expected and len(got[1]) == 300
     assert [r[0] for r in got[1]] == list(range(300))
 
 
@@ -92,7 +95,7 @@ def test_a_synthetic_batch_of_numbers_strings_and_booleans_takes_the_json_route(
 def test_rows_whose_types_are_not_certain_stay_sql(rows, reason):
     sql = f"SELECT * FROM (VALUES (0, CAST(0.5 AS FLOAT)), {', '.join(rows)}) AS T(A, B)"
     assert translate._lift_rows(sql) is not None
-    assert "from_json(" not in translate.translate(sql, CURRENT, _none).sql, reason
+    assert not translate.translate(sql, CURRENT, _none).rows, reason
 
 
 def test_rows_of_different_widths_stay_sql_and_fail_as_duckdb_says(tmp_path):
@@ -106,9 +109,30 @@ def test_an_insert_of_rows_keeps_them_sql_and_a_select_of_them_takes_json(tmp_pa
     rows = ", ".join(f"({i}, 'r{i}')" for i in range(1, 40))
     insert = f"INSERT INTO T VALUES (0, 'r0'), {rows}"
     select = f"SELECT * FROM (VALUES (0, 'r0'), {rows}) AS V(A, B)"
-    assert "from_json(" not in translate.translate(insert, CURRENT, _none).sql
-    assert "from_json(" in translate.translate(select, CURRENT, _none).sql
+    assert not translate.translate(insert, CURRENT, _none).rows
+    assert translate.translate(select, CURRENT, _none).rows
     with LocalSession(tmp_path / "account", "ML", "DATA_MODEL") as s:
         s.run("CREATE TABLE T (A INT, B VARCHAR)")
         s.run(insert)
         assert s.run("SELECT * FROM T ORDER BY A").rows == s.run(select).rows
+
+
+def test_a_session_makes_each_run_of_rows_once_and_keeps_few(tmp_path):
+    """Lifted rows become a temporary table named by their content: a second statement on the
+    same rows reads it, other rows get their own, and past a few the oldest is dropped (and
+    made again when asked for)."""
+    def select(k: int) -> str:
+        rows = ", ".join(f"({i}, {i * k}.5e0)" for i in range(1, 30))
+        return f"SELECT A, B FROM (VALUES (0, CAST(0.5 AS FLOAT)), {rows}) AS V(A, B) ORDER BY A"
+
+    def tables(s) -> int:
+        return s.con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'temp'").fetchone()[0]
+
+    with LocalSession(tmp_path / "account", "ML", "DATA_MODEL") as s:
+        first = s.run(select(1)).rows
+        assert first[3] == (3, 3.5) and tables(s) == 1
+        assert s.run(select(1)).rows == first and tables(s) == 1
+        for k in range(2, 12):
+            assert s.run(select(k)).rows[2] == (2, 2 * k + 0.5)
+        assert tables(s) == 8
+        assert s.run(select(1)).rows == first and tables(s) == 8
