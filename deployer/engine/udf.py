@@ -15,6 +15,7 @@ function is next called.
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import select
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from deployer.engine.worker import _HEADER, kill_descendants, pack, send, unpack
+from deployer.engine.worker import _HEADER, kill_descendants, make_folder, pack, send, unpack
 from deployer.errors import SQLError
 
 
@@ -123,33 +124,16 @@ class Worker:
         self._hello(spec)
 
     def _prepare(self, spec: Spec) -> tuple[Path, dict]:
-        """A fresh folder (import dir of hard links to the staged files, code, tmp) and the
-        setup message naming it."""
+        """A fresh folder, made here (import dir of hard links to the staged files, code,
+        tmp), and the setup message naming it."""
         folder = Path(tempfile.mkdtemp(prefix="w", dir=self.root))
-        imports, code, tmp = folder / "imports", folder / "code", folder / "tmp"
-        for d in (imports, code, tmp):
-            d.mkdir()
-        for src in spec.imports:
-            if not src.exists():
-                shutil.rmtree(folder, ignore_errors=True)
-                raise SQLError(f"the import {src.name} of function {spec.label} no longer exists on its stage")
-            if spec.check is not None:
-                try:
-                    spec.check(src)
-                except SQLError:
-                    shutil.rmtree(folder, ignore_errors=True)
-                    raise
-            dest = imports / src.name
-            try:
-                os.link(src, dest)
-            except OSError:
-                shutil.copyfile(src, dest)
-        return folder, {"import_dir": str(imports) + "/", "tmp_dir": str(tmp),
-                        "code_dir": str(code), "handler": spec.handler,
-                        "body": spec.body, "log_level": spec.log_level,
-                        "warnings_as_errors": list(spec.warnings_as_errors),
-                        "arg_names": list(spec.arg_names),
-                        "columns": None if spec.columns is None else list(spec.columns)}
+        try:
+            setup = _setup(spec, folder)
+        except SQLError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        make_folder(setup)
+        return folder, setup
 
     def _hello(self, spec: Spec) -> None:
         hello = self._receive()
@@ -161,24 +145,27 @@ class Worker:
         self.hello_logs = hello.get("logs", [])
 
     def rebind(self, spec: Spec) -> None:
-        """Load another function in this warm process (its frameworks stay imported)."""
+        """Load another function in this warm process (its frameworks stay imported). The
+        worker makes the new folder and removes the old one itself: done here, in a thread
+        of the engine's process, that file work waits on the engine's GIL."""
         old = self.dir
+        folder = self.root / f"r{next(_folders)}"  # beside mkdtemp's "w..." names, never one of them
         try:
-            self.dir, setup = self._prepare(spec)
+            setup = _setup(spec, folder)
         except SQLError:
             self.kill()
             raise
-        self.spec = spec
+        self.dir, self.spec = folder, spec
         try:
-            send(self.proc.stdin, {"setup": setup})
-        except (BrokenPipeError, OSError):
-            self.kill()
-            raise WorkerError(f"the Python worker for {spec.label} exited") from None
-        finally:
-            # While the worker loads the new handler: it no longer needs the old files, and
-            # leaves the old folder (its working directory) as it reads the setup.
-            shutil.rmtree(old, ignore_errors=True)
-        self._hello(spec)
+            try:
+                send(self.proc.stdin, {"setup": dict(setup, make=True, discard=str(old))})
+            except (BrokenPipeError, OSError):
+                self.kill()
+                raise WorkerError(f"the Python worker for {spec.label} exited") from None
+            self._hello(spec)
+        except BaseException:
+            shutil.rmtree(old, ignore_errors=True)  # the worker removes it once the new one loaded
+            raise
 
     def _fill(self, deadline: float) -> None:
         """Read what the worker has sent so far into self._buf (waiting up to deadline)."""
@@ -257,6 +244,24 @@ class Worker:
     def close(self) -> None:
         """Let the worker finish on EOF; kill it if it lingers."""
         close_all([self])
+
+
+_folders = itertools.count()
+
+
+def _setup(spec: Spec, folder: Path) -> dict:
+    """The setup message loading `spec` from `folder`, its imports checked first."""
+    for src in spec.imports:
+        if not src.exists():
+            raise SQLError(f"the import {src.name} of function {spec.label} no longer exists on its stage")
+        if spec.check is not None:
+            spec.check(src)
+    return {"import_dir": str(folder / "imports") + "/", "tmp_dir": str(folder / "tmp"),
+            "code_dir": str(folder / "code"), "links": [(str(src), src.name) for src in spec.imports],
+            "handler": spec.handler, "body": spec.body, "log_level": spec.log_level,
+            "warnings_as_errors": list(spec.warnings_as_errors),
+            "arg_names": list(spec.arg_names),
+            "columns": None if spec.columns is None else list(spec.columns)}
 
 
 def close_all(workers: list, grace: float = 0.5) -> None:

@@ -226,6 +226,21 @@ def _named(code, filename: str):
     return code.replace(co_filename=filename, co_consts=consts)
 
 
+def make_folder(setup: dict) -> None:
+    """A function's fresh folder: its import directory of hard links to the staged files
+    (copies where a link cannot be made), its code and tmp folders."""
+    import shutil
+
+    for d in (setup["import_dir"], setup["code_dir"], setup["tmp_dir"]):
+        os.makedirs(d)
+    for src, name in setup["links"]:
+        dest = os.path.join(setup["import_dir"], name)
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copyfile(src, dest)
+
+
 _LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40,
            "FATAL": 50, "OFF": 100}
 
@@ -480,6 +495,8 @@ def main() -> None:
     while setup is not None:
         before = set(sys.modules)
         try:
+            if setup.get("make"):  # a reused worker makes its next folder itself (udf.Worker.rebind)
+                make_folder(setup)
             func, capture = _load(setup)
         except BaseException:
             send(channel, {"ok": False, "error": traceback.format_exc()})
@@ -500,7 +517,7 @@ def main() -> None:
         max_batch = getattr(marked, "_sf_max_batch_size", None)
         send(channel, {"ok": True, "vectorized": vectorized, "max_batch_size": max_batch,
                        "logs": capture.take()})
-        following = _serve(channel, inbox, call, capture)
+        following = _serve(channel, inbox, call, capture, setup.get("discard"))
         if following is not None:
             _unload(setup, capture, base_filters, before)
             del func, call, marked
@@ -521,21 +538,32 @@ def _table(cls, kind: str, names: list, width: int):
     return call
 
 
-def _serve(channel, inbox, call, capture):
-    """Answer batches until EOF (None) or a message to load another function (its setup)."""
+def _serve(channel, inbox, call, capture, discard: str | None = None):
+    """Answer batches until EOF (None) or a message to load another function (its setup).
+
+    `discard`: the last function's folder, removed after the first answer (or at the end):
+    the engine waits for that answer, not for the removal."""
+    import shutil
     import traceback
 
-    while True:
-        msg = recv(inbox)
-        if msg is None:
-            return None
-        if "setup" in msg:
-            return msg["setup"]
-        try:
-            result = call([unpack(a) for a in msg["args"]], msg["n"], msg.get("step"))
-            send(channel, {"ok": True, "result": result, "logs": capture.take()})
-        except BaseException:
-            send(channel, {"ok": False, "error": traceback.format_exc(), "logs": capture.take()})
+    try:
+        while True:
+            msg = recv(inbox)
+            if msg is None:
+                return None
+            if "setup" in msg:
+                return msg["setup"]
+            try:
+                result = call([unpack(a) for a in msg["args"]], msg["n"], msg.get("step"))
+                send(channel, {"ok": True, "result": result, "logs": capture.take()})
+            except BaseException:
+                send(channel, {"ok": False, "error": traceback.format_exc(), "logs": capture.take()})
+            if discard:
+                shutil.rmtree(discard, ignore_errors=True)
+                discard = None
+    finally:
+        if discard:
+            shutil.rmtree(discard, ignore_errors=True)
 
 
 if __name__ == "__main__":

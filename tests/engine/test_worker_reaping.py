@@ -101,6 +101,21 @@ def test_a_query_takes_the_worker_its_translation_started_and_starts_no_other(tm
         assert not _wait_until(lambda: s.workers.live > 1, timeout=2)
 
 
+def test_a_reused_worker_leaves_one_folder_behind_it(tmp_path):
+    # The worker makes each function's folder and removes the last one itself.
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=True) as s:
+        for i in range(4):
+            s.run(f"CREATE FUNCTION G{i}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+                  f"HANDLER = 'f' AS $${REMEMBER}$$")
+        pid = int(s.run("SELECT G0(1.0)").rows[0][0]) // 10
+        for i in range(1, 4):
+            s.run(f"DROP FUNCTION G{i - 1}(FLOAT)")
+            assert int(s.run(f"SELECT G{i}(1.0)").rows[0][0]) // 10 == pid
+        assert _wait_until(lambda: len(list(s._workdir.iterdir())) == 1)
+        (folder,) = s._workdir.iterdir()
+        assert sorted(p.name for p in folder.iterdir()) == ["code", "imports", "tmp"]
+
+
 def test_without_reuse_a_dropped_functions_worker_stops(tmp_path):
     with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=False) as s:
         _create(s, 2)
