@@ -651,7 +651,21 @@ class LocalSession:
             self._unregister(existing)
         self.catalog.put_function(fn)
         self._save()
+        self._warm_spare(fn)
         return _status(f"Function {name} successfully created.")
+
+    def _warm_spare(self, fn: cat.Function) -> None:
+        """Load a function just created into a spare worker (one a dropped function left) at
+        once: apply tests each candidate right after creating it, and the load then overlaps
+        the statements before the call. Only a spare running a known interpreter: a function
+        that is not called costs a spare's reload, never a new process or environment."""
+        if self._workers is None:
+            return
+        with self._guard:
+            python = self._interpreters.get((fn.installed_packages, fn.runtime_version))
+        if isinstance(python, str) and self._workers.has_spare(python):
+            self._register(fn)
+            self._pools[fn.key].warm(spare_only=True)
 
     def _find_function(self, ref: st.FunctionRef, if_exists: bool) -> cat.Function | None:
         try:

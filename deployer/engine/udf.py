@@ -342,10 +342,14 @@ class Workers:
         self.trim()
         return []
 
-    def adopt(self, python: str) -> Worker | None:
+    def has_spare(self, python: str) -> bool:
+        with self.lock:
+            return any(w.python == python for w in self.spares)
+
+    def adopt(self, python: str, spare_only: bool = False) -> Worker | None:
         """A warm worker running `python` for the caller to load its function into: a spare,
-        else, at the cap, the least recently used idle worker of another function (the cap
-        would stop it anyway; that function starts again when next called)."""
+        else (unless `spare_only`), at the cap, the least recently used idle worker of another
+        function (the cap would stop it anyway; that function starts again when next called)."""
         with self.lock:
             if not self.reuse:
                 return None
@@ -354,7 +358,7 @@ class Workers:
                     self.spares.remove(w)
                     self.unused.pop(w, None)
                     return w
-            if self.live < self.cap:
+            if spare_only or self.live < self.cap:
                 return None
             others = [(w, pool) for w, (pool, _) in self.unused.items()
                       if pool is not None and w.python == python]
@@ -445,20 +449,27 @@ class Pool:
                     threading.Thread(target=self._spawn, daemon=True).start()
                 self.cond.wait()
 
-    def warm(self) -> None:
+    def warm(self, spare_only: bool = False) -> None:
         """Start a worker now if none is idle or starting: a query calling the function is
-        about to run, and loading its handler overlaps the query's translation and planning."""
+        about to run, and loading its handler overlaps the query's translation and planning.
+        `spare_only`: only into a spare worker (the call is likely, not certain)."""
         with self.cond:
             if self.closed or self.idle or self.count:
                 return
             self.count += 1
             self.warming = True
-            threading.Thread(target=self._spawn, daemon=True).start()
+            threading.Thread(target=self._spawn, args=(spare_only,), daemon=True).start()
 
-    def _spawn(self) -> None:
+    def _spawn(self, spare_only: bool = False) -> None:
         try:
             python = self.python() if self.python is not None else None
-            w = self.workers.adopt(python or sys.executable)
+            w = self.workers.adopt(python or sys.executable, spare_only)
+            if w is None and spare_only:  # taken meanwhile: the first call starts one
+                with self.cond:
+                    self.count -= 1
+                    self.warming = False
+                    self.cond.notify_all()
+                return
             if w is not None:
                 adopted = True
                 try:

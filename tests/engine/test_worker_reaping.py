@@ -101,6 +101,30 @@ def test_a_query_takes_the_worker_its_translation_started_and_starts_no_other(tm
         assert not _wait_until(lambda: s.workers.live > 1, timeout=2)
 
 
+def _loading(s, name: str) -> bool:
+    """Whether a worker is loading or holds function `name` (FLOAT) without having been called."""
+    pool = next((p for key, p in s._pools.items() if key[2] == name), None)
+    return pool is not None and pool.count > 0
+
+
+def test_a_function_created_while_a_spare_worker_waits_is_loaded_into_it_at_once(tmp_path):
+    # apply tests each candidate right after its CREATE: the load overlaps what comes before
+    # the call. Only a spare does it; with none, a CREATE starts no process.
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=True) as s:
+        create = ("CREATE FUNCTION {}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+                  f"HANDLER = 'f' AS $${REMEMBER}$$")
+        s.run(create.format("G0"))
+        s.run(create.format("G1"))
+        assert not _loading(s, "G1") and s._workers is None
+        first = int(s.run("SELECT G0(1.0)").rows[0][0])
+        s.run("DROP FUNCTION G0(FLOAT)")  # its worker becomes a spare
+        s.run(create.format("G2"))
+        assert _loading(s, "G2") and not s.workers.spares
+        assert int(s.run("SELECT G2(1.0)").rows[0][0]) == first // 10 * 10 + 1  # that process, a fresh module
+        s.run(create.format("G3"))  # no spare now: nothing starts
+        assert not _loading(s, "G3") and s.workers.live == 1
+
+
 def test_a_reused_worker_leaves_one_folder_behind_it(tmp_path):
     # The worker makes each function's folder and removes the last one itself.
     with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=True) as s:
