@@ -661,11 +661,16 @@ class LocalSession:
         that is not called costs a spare's reload, never a new process or environment."""
         if self._workers is None:
             return
-        with self._guard:
-            python = self._interpreters.get((fn.installed_packages, fn.runtime_version))
-        if isinstance(python, str) and self._workers.has_spare(python):
+        python = self._known_python(fn)
+        if python is not None and self._workers.has_spare(python):
             self._register(fn)
             self._pools[fn.key].warm(spare_only=True)
+
+    def _known_python(self, fn: cat.Function) -> str | None:
+        """The interpreter of `fn`'s workers if already found (never builds one)."""
+        with self._guard:
+            python = self._interpreters.get((fn.installed_packages, fn.runtime_version))
+        return python if isinstance(python, str) else None
 
     def _find_function(self, ref: st.FunctionRef, if_exists: bool) -> cat.Function | None:
         try:
@@ -752,7 +757,8 @@ class LocalSession:
                     arg_names=fn.arg_names,
                     columns=tuple(n for n, _ in fn.columns) if fn.is_table else None, check=check)
         pool = Pool(spec, self._workdir, self.udf_timeout, self.udf_workers,
-                    python=lambda fn=fn: self._python_for(fn), workers=self.workers)
+                    python=lambda build=True, fn=fn: self._python_for(fn) if build else self._known_python(fn),
+                    workers=self.workers)
         self._pools[fn.key] = pool
         info = {"database": fn.database, "schema": fn.schema, "name": fn.name,
                 "label": f"{fn.name}({', '.join(f'{n} {sqltypes.short(t)}' for n, t in zip(fn.arg_names, fn.arg_types))}):{shapes.returns_short(fn)}"}

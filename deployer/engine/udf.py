@@ -145,7 +145,12 @@ class Worker:
         self.hello_logs = hello.get("logs", [])
 
     def rebind(self, spec: Spec) -> None:
-        """Load another function in this warm process (its frameworks stay imported). The
+        """Load another function in this warm process (its frameworks stay imported)."""
+        self.begin_rebind(spec)
+        self.finish_rebind()
+
+    def begin_rebind(self, spec: Spec) -> None:
+        """Send the setup of another function; finish_rebind() waits for it to load. The
         worker makes the new folder and removes the old one itself: done here, in a thread
         of the engine's process, that file work waits on the engine's GIL."""
         old = self.dir
@@ -155,16 +160,19 @@ class Worker:
         except SQLError:
             self.kill()
             raise
-        self.dir, self.spec = folder, spec
+        self.dir, self.spec, self._old = folder, spec, old
         try:
-            try:
-                send(self.proc.stdin, {"setup": dict(setup, make=True, discard=str(old))})
-            except (BrokenPipeError, OSError):
-                self.kill()
-                raise WorkerError(f"the Python worker for {spec.label} exited") from None
-            self._hello(spec)
+            send(self.proc.stdin, {"setup": dict(setup, make=True, discard=str(old))})
+        except (BrokenPipeError, OSError):
+            self.kill()
+            shutil.rmtree(old, ignore_errors=True)
+            raise WorkerError(f"the Python worker for {spec.label} exited") from None
+
+    def finish_rebind(self) -> None:
+        try:
+            self._hello(self.spec)
         except BaseException:
-            shutil.rmtree(old, ignore_errors=True)  # the worker removes it once the new one loaded
+            shutil.rmtree(self._old, ignore_errors=True)  # the worker removes it once the new one loaded
             raise
 
     def _fill(self, deadline: float) -> None:
@@ -421,6 +429,7 @@ class Pool:
         self.error: SQLError | None = None
         self.closed = False
         self.warming = False  # a start begun by warm() that no caller has waited for yet
+        self.loading: list[Worker] = []  # reused workers sent a setup by warm(), not yet read
         self.cond = threading.Condition()
 
     def acquire(self) -> Worker:
@@ -439,6 +448,9 @@ class Pool:
                     self.count -= 1
                     self.workers.stopped()
                     w.kill()
+                if self.loading:
+                    w = self.loading.pop()
+                    break
                 if self.error is not None:  # the last start failed: report it, once
                     err, self.error = self.error, None
                     raise err
@@ -448,28 +460,66 @@ class Pool:
                     self.count += 1
                     threading.Thread(target=self._spawn, daemon=True).start()
                 self.cond.wait()
+        try:  # the caller reads the loaded message itself: no thread to hand it over
+            w.finish_rebind()
+        except BaseException as exc:
+            with self.cond:
+                self.count -= 1
+                self.cond.notify_all()
+            self.workers.stopped()
+            raise exc if isinstance(exc, SQLError) else SQLError(
+                f"could not start the Python worker of {self.spec.label}: {exc}") from None
+        return w
 
     def warm(self, spare_only: bool = False) -> None:
         """Start a worker now if none is idle or starting: a query calling the function is
         about to run, and loading its handler overlaps the query's translation and planning.
+        A spare (or, at the cap, another function's idle worker) of a known interpreter is
+        sent the setup from here and read by acquire(); anything slower starts in a thread.
         `spare_only`: only into a spare worker (the call is likely, not certain)."""
         with self.cond:
             if self.closed or self.idle or self.count:
                 return
             self.count += 1
+        python = self.python(build=False) if self.python is not None else sys.executable
+        w = self.workers.adopt(python, spare_only) if python is not None else None
+        if w is not None:
+            try:
+                w.begin_rebind(self.spec)
+            except BaseException as exc:
+                self.workers.stopped()
+                self._failed(exc)
+                return
+            with self.cond:
+                if not self.closed:
+                    self.loading.append(w)
+                    self.cond.notify_all()
+                    return
+                self.count -= 1
+            self.workers.stopped()
+            close_later([w])
+            return
+        with self.cond:
+            if spare_only:
+                self.count -= 1
+                self.cond.notify_all()
+                return
             self.warming = True
-            threading.Thread(target=self._spawn, args=(spare_only,), daemon=True).start()
+        threading.Thread(target=self._spawn, daemon=True).start()
 
-    def _spawn(self, spare_only: bool = False) -> None:
+    def _failed(self, exc: BaseException) -> None:
+        """A start that failed: the next acquire reports it."""
+        with self.cond:
+            self.count -= 1
+            self.warming = False
+            self.error = exc if isinstance(exc, SQLError) else SQLError(
+                f"could not start the Python worker of {self.spec.label}: {exc}")
+            self.cond.notify_all()
+
+    def _spawn(self) -> None:
         try:
             python = self.python() if self.python is not None else None
-            w = self.workers.adopt(python or sys.executable, spare_only)
-            if w is None and spare_only:  # taken meanwhile: the first call starts one
-                with self.cond:
-                    self.count -= 1
-                    self.warming = False
-                    self.cond.notify_all()
-                return
+            w = self.workers.adopt(python or sys.executable)
             if w is not None:
                 adopted = True
                 try:
@@ -482,12 +532,7 @@ class Pool:
                 w = Worker(self.spec, self.root, self.timeout,
                            threads=(os.cpu_count() or 1) // self.size, python=python)
         except BaseException as exc:
-            with self.cond:
-                self.count -= 1
-                self.warming = False
-                self.error = exc if isinstance(exc, SQLError) else SQLError(
-                    f"could not start the Python worker of {self.spec.label}: {exc}")
-                self.cond.notify_all()
+            self._failed(exc)
             return
         with self.cond:
             self.warming = False
@@ -534,10 +579,12 @@ class Pool:
         with self.cond:
             self.closed = True
             idle, self.idle = self.idle, []
+            loading, self.loading = self.loading, []  # never called: let them end
             self.count = 0
             for w in idle:
                 self.workers.taken(w)
-        self.workers.stopped(len(idle))
+        self.workers.stopped(len(idle) + len(loading))
+        close_later(loading)
         if wait:
             return idle
         close_later(self.workers.spare(idle))
