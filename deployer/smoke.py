@@ -245,7 +245,7 @@ def batch_problem(batch: list[tuple], result: tuple) -> str | None:
     """What is wrong with a synthetic batch's answer: row count, NULL in and out."""
     if len(result) != len(batch):
         return f"expected {len(batch)} rows back, got {len(result)}"
-    with_null = {i for i, row in enumerate(batch) if any(v is None for v in row)}
+    with_null = {i for i, row in enumerate(batch) if None in row}
     wrong = [i for i in sorted(with_null) if result[i][1] is not None]
     if wrong:
         return f"a row with a NULL feature must return NULL, row {wrong[0]} returned {result[wrong[0]][1]!r}"

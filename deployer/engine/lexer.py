@@ -7,6 +7,7 @@ identifiers, `$$ ... $$` bodies, stage locations (`@db.s.stage/path`) and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from deployer.errors import SQLError
@@ -35,21 +36,26 @@ def syntax_error(detail: str) -> SQLError:
 def _read_quoted(sql: str, i: int, quote: str) -> tuple[str, int]:
     """Content of a quoted run starting at sql[i] == quote; returns (content, next index)."""
     out = []
-    j = i + 1
-    while j < len(sql):
-        ch = sql[j]
-        if ch == quote:
-            if j + 1 < len(sql) and sql[j + 1] == quote:
-                out.append(quote)
-                j += 2
-                continue
-            return "".join(out), j + 1
-        if ch == "\\" and quote == "'" and j + 1 < len(sql):
-            out.append(_ESCAPES.get(sql[j + 1], sql[j + 1]))
-            j += 2
+    j, n = i + 1, len(sql)
+    while True:
+        k = sql.find(quote, j)
+        # A backslash escapes in a string only (not in a quoted name).
+        b = sql.find("\\", j, n if k < 0 else k) if quote == "'" else -1
+        if b >= 0:
+            if b + 1 >= n:
+                break
+            out.append(sql[j:b])
+            out.append(_ESCAPES.get(sql[b + 1], sql[b + 1]))
+            j = b + 2
             continue
-        out.append(ch)
-        j += 1
+        if k < 0:
+            break
+        out.append(sql[j:k])
+        if k + 1 < n and sql[k + 1] == quote:  # doubled: the quote itself
+            out.append(quote)
+            j = k + 2
+            continue
+        return "".join(out), k + 1
     raise syntax_error(f"unterminated {quote}...{quote} starting at position {i}")
 
 
@@ -64,23 +70,15 @@ def _read_location(sql: str, i: int) -> int:
     return j
 
 
+# Blanks and whole comments; an unterminated /* is left for _past_blanks to report.
+_BLANKS = re.compile(r"(?:\s+|(?:--|//)[^\n]*\n?|/\*.*?\*/)*", re.S)
+_WORD = re.compile(r"[A-Za-z0-9_$]*")
+
+
 def _past_blanks(sql: str, i: int) -> int:
     """The index after the blanks and comments starting at `i`; -1 in an unterminated /*."""
-    n = len(sql)
-    while i < n:
-        if sql[i].isspace():
-            i += 1
-        elif sql.startswith("--", i) or sql.startswith("//", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j + 1
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            if j < 0:
-                return -1
-            i = j + 2
-        else:
-            break
-    return i
+    i = _BLANKS.match(sql, i).end()
+    return -1 if sql.startswith("/*", i) else i
 
 
 def tokenize(sql: str) -> list[Token]:
@@ -124,9 +122,7 @@ def tokenize(sql: str) -> list[Token]:
             tokens.append(Token(NUM, sql[i:j], sql[i:j]))
             i = j
         elif ch in _WORD_CHARS:
-            j = i
-            while j < n and sql[j] in _WORD_CHARS:
-                j += 1
+            j = _WORD.match(sql, i).end()
             tokens.append(Token(WORD, sql[i:j], sql[i:j].upper()))
             i = j
         elif sql.startswith("=>", i):

@@ -120,6 +120,7 @@ class LocalSession:
             # the same with 0 or 10,000 functions, and a plan that never asks pays nothing.
             self._registered: set[tuple] = set()
             self._offered_by_runtime: dict | None = None
+            self._installed_for: dict[tuple, tuple | SQLError] = {}  # (packages, runtime) -> pins or error
             self._packages_table = False
             self.database: str | None = None
             self.schema: str | None = None
@@ -632,8 +633,7 @@ class LocalSession:
             files[path.name] = path
         checks.check_handler(s.handler, s.body, files)
         checks.check_columns(s.columns)
-        installed = checks.check_packages(s.packages, self._offered.get(runtime, {}),
-                                          f"local engine: {channel.load_snapshot().describe()}")
+        installed = self._installed(s.packages, runtime)
         if s.log_level is not None and s.log_level.upper() not in (
                 "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"):
             raise SQLError(f"SQL compilation error: invalid LOG_LEVEL '{s.log_level}'")
@@ -653,6 +653,26 @@ class LocalSession:
         self._save()
         self._warm_spare(fn)
         return _status(f"Function {name} successfully created.")
+
+    def _installed(self, packages: tuple[str, ...], runtime: str) -> tuple[str, ...]:
+        """checks.check_packages against this session's channel, once per package list (a
+        candidate and the function replacing it name the same ones)."""
+        from deployer.engine import checks
+
+        key = (packages, runtime)
+        found = self._installed_for.get(key)
+        if found is None:
+            try:
+                found = checks.check_packages(packages, self._offered.get(runtime, {}),
+                                              f"local engine: {channel.load_snapshot().describe()}")
+            except SQLError as exc:
+                found = exc
+            if len(self._installed_for) >= 64:
+                self._installed_for.pop(next(iter(self._installed_for)))
+            self._installed_for[key] = found
+        if isinstance(found, SQLError):
+            raise SQLError(str(found))
+        return found
 
     def _warm_spare(self, fn: cat.Function) -> None:
         """Load a function just created into a spare worker (one a dropped function left) at

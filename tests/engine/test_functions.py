@@ -95,9 +95,10 @@ def test_dropping_a_function_keeps_its_staged_imports(shared, tmp_path):
     (dict(body=None, handler="nomod.f"), "'nomod' is not among the function's IMPORTS"),
 ])
 def test_creation_failures(shared, kwargs, message):
-    with pytest.raises(SQLError, match=message.replace("(", r"\(").replace(")", r"\)")
-                       .replace(".", r"\.").replace("*", r"\*").replace("'", "'")):
-        make(shared, "BROKEN", **kwargs)
+    for _ in range(2):  # again: the same answer (the session remembers its package checks)
+        with pytest.raises(SQLError, match=message.replace("(", r"\(").replace(")", r"\)")
+                           .replace(".", r"\.").replace("*", r"\*").replace("'", "'")):
+            make(shared, "BROKEN", **kwargs)
     assert shared.run("SHOW USER FUNCTIONS LIKE 'BROKEN'").rows == ()
     still_works(shared)
 
