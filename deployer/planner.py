@@ -18,7 +18,7 @@ from deployer.identifiers import qualified
 from deployer.live import LiveFunction, LiveState
 from deployer.plan import Change, Plan, PlanError, PutFile, RunSQL, TestFunction, WriteRelease
 from deployer.resolve import changes as package_changes
-from deployer.samples import feature_values
+from deployer.samples import cache_for, feature_values
 
 Key = tuple[str, tuple[str, ...]]  # (name, argument types): how Snowflake identifies a function
 
@@ -197,7 +197,7 @@ def rollout(state: DesiredState, function: RenderedFunction, *, candidates: bool
     model = function.model
     return rollout_steps(state, model.name, model.arg_types, function.sql,
                          tuple((f.name, f.type) for f in model.features), model.tests, candidates=candidates,
-                         samples=partial(feature_values, model), columns=table_columns(model),
+                         samples=partial(feature_values, model, cache_for(state.root)), columns=table_columns(model),
                          drop_old=tuple(RunSQL(_drop(state, key), "drop old overload") for key in replaced),
                          release=_release_step(state, function))
 
@@ -225,7 +225,7 @@ def rollout_steps(state: DesiredState, name: str, arg_types: tuple[str, ...], st
 def _test_step(state: DesiredState, function: RenderedFunction, name: str) -> TestFunction:
     model = function.model
     return TestFunction(name, model.name, tuple((f.name, f.type) for f in model.features), model.tests,
-                        samples=partial(feature_values, model), columns=table_columns(model))
+                        samples=partial(feature_values, model, cache_for(state.root)), columns=table_columns(model))
 
 
 def table_columns(model) -> tuple[str, ...] | None:

@@ -214,7 +214,9 @@ def _check_model(session, state, rendered: RenderedFunction, problem, synthetic_
         if failure:
             problem(f"smoke test {i} ({shown}): {failure}")
     name = qualified(state.database, state.schema, model.name)
-    _check_synthetic(session, name, model, problem, synthetic_rows)
+    from .samples import cache_for
+
+    _check_synthetic(session, name, model, problem, synthetic_rows, cache_for(state.root))
 
 
 def _release(session, state, model: Model) -> None:
@@ -228,10 +230,10 @@ def _release(session, state, model: Model) -> None:
         pass  # the throwaway engine goes anyway; only the reuse is lost
 
 
-def _check_synthetic(session, name, model: Model, problem, rows):
+def _check_synthetic(session, name, model: Model, problem, rows, cache):
     from . import smoke  # numpy: only when a model is run, not when every one is cached
 
-    batch = synthetic_batch(model, rows)
+    batch = synthetic_batch(model, rows, cache=cache)
     types = tuple(f.type for f in model.features)
     try:
         result = smoke.batch_results(session.run(smoke.batch_sql(name, types, batch, model.is_table)).rows,
@@ -258,13 +260,13 @@ def _engine_message(exc: Exception) -> str:
 # --------------------------------------------------------------------------- synthetic inputs
 
 
-def synthetic_batch(model: Model, rows: int, seed: int = 0) -> list[tuple]:
-    """Plausible rows for `model` (deployer.smoke.synthetic_rows)."""
+def synthetic_batch(model: Model, rows: int, seed: int = 0, cache=None) -> list[tuple]:
+    """Plausible rows for `model` (deployer.smoke.synthetic_rows); `cache`: a samples.Cache."""
     from . import smoke
     from .samples import feature_values
 
     return smoke.synthetic_rows(tuple(f.type for f in model.features), model.tests, rows, seed,
-                                known=feature_values(model))
+                                known=feature_values(model, cache))
 
 
 # --------------------------------------------------------------------------- packages

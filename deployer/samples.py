@@ -8,6 +8,9 @@ make a OneHotEncoder with default settings (handle_unknown='error') fail every b
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +29,27 @@ class Known:
     source: str = ""  # for messages: "sample", "OneHotEncoder.categories_" ...
 
 
-def feature_values(model: Model) -> tuple[Known | None, ...]:
-    """One Known (or None: nothing known) per feature of `model`."""
-    fitted = _fitted_objects(model)
-    found = {}
-    for obj in fitted:
-        _walk(obj, None, found)
+def feature_values(model: Model, cache: "Cache | None" = None) -> tuple[Known | None, ...]:
+    """One Known (or None: nothing known) per feature of `model`; `cache` keeps what each
+    pickled file told between commands."""
+    found: dict = {}
+    fitted = []
+    for path in _fitted_paths(model):
+        told = cache.get(path) if cache is not None else None
+        if told is None:
+            try:
+                # Fitted attributes are plain data: stand-ins keep them without importing
+                # scikit-learn; boosters answer through their own methods, so they load for real.
+                obj = pickles.read(path, real=("xgboost", "lightgbm"))[0]
+            except Exception:  # not a pickle, or its framework is missing: preflight reports that
+                continue
+            fitted.append(obj)
+            told = {}
+            _walk(obj, None, told)
+            if cache is not None and not _is_booster(obj):
+                cache.put(path, told)
+        for name, known in told.items():
+            found.setdefault(name, known)
     if not model.preprocess:
         _booster_categories(model, fitted, found)
     out = []
@@ -43,23 +61,97 @@ def feature_values(model: Model) -> tuple[Known | None, ...]:
     return tuple(out)
 
 
-def _fitted_objects(model: Model) -> list:
-    """The pickled preprocess steps and model, loaded here; what cannot load is skipped."""
+def _fitted_paths(model: Model) -> list[Path]:
+    """The pickled preprocess steps and model, in order."""
     from deployer import frameworks
 
     paths: list[Path] = [s.artifact for s in model.preprocess]
     framework = frameworks.get(model.framework)
     if framework is not None and framework.pickled and model.artifact.is_file():
         paths.append(model.artifact)
-    objects = []
-    for path in paths:
+    return paths
+
+
+def _is_booster(obj: Any) -> bool:
+    return type(obj).__module__.split(".")[0] in ("xgboost", "lightgbm")
+
+
+class Cache:
+    """What each pickled file told (_walk's finding), kept in `path` (JSON lines, one per
+    file read; the last for a file wins) and keyed by the file's stat: apply does not
+    unpickle again the models that plan or preflight read. Boosters are not kept (their
+    categories come from the loaded object), nor findings JSON would not give back as they
+    were."""
+
+    TAG = 1  # changes when what _walk finds changes: older lines are read again
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._entries: dict[str, list] | None = None
+
+    @staticmethod
+    def _key(path: Path) -> list | None:
         try:
-            # Fitted attributes are plain data: stand-ins keep them without importing
-            # scikit-learn; boosters answer through their own methods, so they load for real.
-            objects.append(pickles.read(path, real=("xgboost", "lightgbm"))[0])
-        except Exception:  # not a pickle, or its framework is missing: preflight reports that
-            continue
-    return objects
+            st = os.stat(path)
+        except OSError:
+            return None
+        return [Cache.TAG, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+
+    def _load(self) -> dict[str, list]:
+        if self._entries is None:
+            self._entries = {}
+            try:
+                with open(self.path, encoding="utf-8") as fh:
+                    for line in fh:
+                        try:
+                            name, key, told = json.loads(line)
+                        except ValueError:
+                            continue  # a line cut short: read that file again
+                        self._entries[name] = [key, told]
+            except (OSError, TypeError):
+                pass
+        return self._entries
+
+    def get(self, path: Path) -> dict[str, Known] | None:
+        if self.path is None:
+            return None
+        entry = self._load().get(str(path))
+        if entry is None or entry[0] != self._key(path):
+            return None
+        return {name: Known(tuple(choices), low, high, source) for name, (choices, low, high, source)
+                in entry[1].items()}
+
+    def put(self, path: Path, told: dict[str, Known]) -> None:
+        key = self._key(path)
+        if self.path is None or key is None or not all(_plain(k) for k in told.values()):
+            return
+        entry = [key, {name: [list(k.choices), k.low, k.high, k.source] for name, k in told.items()}]
+        self._load()[str(path)] = entry
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps([str(path)] + entry) + "\n")
+        except OSError:
+            pass  # a lost line only costs reading the file again
+
+
+def _plain(known: Known) -> bool:
+    """Whether JSON gives `known` back equal and of the same types."""
+    def ok(v):
+        return type(v) in (str, bool, int) or (type(v) is float and math.isfinite(v))
+    return all(ok(v) for v in known.choices) and all(
+        v is None or ok(v) for v in (known.low, known.high)) and isinstance(known.source, str)
+
+
+_CACHES: dict[Path, Cache] = {}
+
+
+def cache_for(root: Path) -> Cache:
+    """The project's cache (`.deployer/cache/samples.jsonl`), one object per process."""
+    found = _CACHES.get(root)
+    if found is None:
+        found = _CACHES[root] = Cache(root / ".deployer" / "cache" / "samples.jsonl")
+    return found
 
 
 def _walk(obj: Any, columns: list | None, found: dict) -> None:

@@ -127,6 +127,28 @@ def test_synthetic_batch_has_nulls_and_plausible_values(sklearn_bundle):
     assert low[1] <= min(areas) and max(areas) <= high[1]
 
 
+def test_what_a_pipeline_knows_is_kept_until_its_file_changes(sklearn_bundle, tmp_path, monkeypatch):
+    # apply does not unpickle again the models plan or preflight read (samples.Cache).
+    import os
+    import shutil
+    from dataclasses import replace
+
+    from deployer import pickles, samples
+
+    path = tmp_path / "copy.joblib"
+    shutil.copyfile(sklearn_bundle.pipeline, path)
+    model = replace(sklearn_bundle.model(), artifact=path)
+    first = samples.feature_values(model, samples.Cache(tmp_path / "samples.jsonl"))
+    assert first[0].choices and first[1].low is not None
+    reads = []
+    real = pickles.read
+    monkeypatch.setattr(pickles, "read", lambda *a, **k: reads.append(a) or real(*a, **k))
+    again = samples.Cache(tmp_path / "samples.jsonl")  # another command: read from the file
+    assert samples.feature_values(model, again) == first and reads == []
+    os.utime(path, ns=(1, 1))  # the file changed: read again
+    assert samples.feature_values(model, again) == first and len(reads) == 1
+
+
 def test_a_feature_sample_overrides_what_the_pipeline_knows(sklearn_bundle):
     from dataclasses import replace
 
