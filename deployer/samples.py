@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deployer import pickles
+from deployer import atomic, pickles
 from deployer.desired import Model
 
 
@@ -99,10 +99,11 @@ class Cache:
 
     def _load(self) -> dict[str, list]:
         if self._entries is None:
-            self._entries = {}
+            self._entries, lines = {}, 0
             try:
                 with open(self.path, encoding="utf-8") as fh:
                     for line in fh:
+                        lines += 1
                         try:
                             name, key, told = json.loads(line)
                         except ValueError:
@@ -110,7 +111,17 @@ class Cache:
                         self._entries[name] = [key, told]
             except (OSError, TypeError):
                 pass
+            if lines > max(1000, 2 * len(self._entries)):
+                self._compact()
         return self._entries
+
+    def _compact(self) -> None:
+        """One line per file that still exists (changed files add lines)."""
+        self._entries = {k: v for k, v in self._entries.items() if os.path.exists(k)}
+        try:
+            atomic.write_text(self.path, "".join(json.dumps([k] + v) + "\n" for k, v in self._entries.items()))
+        except OSError:
+            pass
 
     def get(self, path: Path) -> dict[str, Known] | None:
         if self.path is None:

@@ -147,6 +147,11 @@ def test_what_a_pipeline_knows_is_kept_until_its_file_changes(sklearn_bundle, tm
     assert samples.feature_values(model, again) == first and reads == []
     os.utime(path, ns=(1, 1))  # the file changed: read again
     assert samples.feature_values(model, again) == first and len(reads) == 1
+    # Lines of changed files pile up until a load finds many more lines than files.
+    with open(tmp_path / "samples.jsonl", "a") as fh:
+        fh.write(((tmp_path / "samples.jsonl").read_text().splitlines()[-1] + "\n") * 1200)
+    assert samples.feature_values(model, samples.Cache(tmp_path / "samples.jsonl")) == first
+    assert len((tmp_path / "samples.jsonl").read_text().splitlines()) == 1 and len(reads) == 1
 
 
 def test_a_feature_sample_overrides_what_the_pipeline_knows(sklearn_bundle):
