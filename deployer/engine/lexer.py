@@ -8,7 +8,7 @@ identifiers, `$$ ... $$` bodies, stage locations (`@db.s.stage/path`) and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from deployer.errors import SQLError
 
@@ -19,8 +19,7 @@ _WORD_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: made ~90,000 times by a 500-model apply
     kind: str
     text: str  # as written
     value: str  # WORD: upper-cased; QID: exact name; STR/BODY: content

@@ -16,6 +16,7 @@ on Snowflake, without --verify and without a second code path.
 
 from __future__ import annotations
 
+import functools
 import glob
 import gzip
 import hashlib
@@ -43,6 +44,7 @@ class StagedFile:
     mtime: float
 
 
+@functools.lru_cache(maxsize=256)
 def stage_root(account: Path, db: str, schema: str, stage: str) -> Path:
     return account / "stages" / quote(db, safe="") / quote(schema, safe="") / quote(stage, safe="")
 
