@@ -481,6 +481,7 @@ class Pool:
             if self.closed or self.idle or self.count:
                 return
             self.count += 1
+            self.warming = True  # a caller meanwhile waits for this start, whichever way it goes
         python = self.python(build=False) if self.python is not None else sys.executable
         w = self.workers.adopt(python, spare_only) if python is not None else None
         if w is not None:
@@ -491,6 +492,7 @@ class Pool:
                 self._failed(exc)
                 return
             with self.cond:
+                self.warming = False
                 if not self.closed:
                     self.loading.append(w)
                     self.cond.notify_all()
@@ -499,12 +501,12 @@ class Pool:
             self.workers.stopped()
             close_later([w])
             return
-        with self.cond:
-            if spare_only:
+        if spare_only:
+            with self.cond:
                 self.count -= 1
+                self.warming = False
                 self.cond.notify_all()
-                return
-            self.warming = True
+            return
         threading.Thread(target=self._spawn, daemon=True).start()
 
     def _failed(self, exc: BaseException) -> None:
