@@ -299,7 +299,7 @@ def _translate(sql: str, current: tuple[str | None, str | None], resolve: Resolv
             new.append(exp.Alias(this=inner, alias=exp.to_identifier(n, quoted=True)))
         select.set("expressions", new)
     try:
-        duck = tree.sql(dialect="duckdb")
+        duck = tree.sql(dialect="duckdb", copy=False)  # the tree is not used after
     except SqlglotError as exc:
         raise NotSupportedError(_first_line(exc)) from None
     return Translated(duck, kind, target_name)
