@@ -85,7 +85,7 @@ class Cache:
 
     TAG = 1  # changes when what _walk finds changes: older lines are read again
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path):
         self.path = path
         self._entries: dict[str, list] | None = None
 
@@ -109,7 +109,7 @@ class Cache:
                         except ValueError:
                             continue  # a line cut short: read that file again
                         self._entries[name] = [key, told]
-            except (OSError, TypeError):
+            except OSError:
                 pass
             if lines > max(1000, 2 * len(self._entries)):
                 self._compact()
@@ -124,8 +124,6 @@ class Cache:
             pass
 
     def get(self, path: Path) -> dict[str, Known] | None:
-        if self.path is None:
-            return None
         entry = self._load().get(str(path))
         if entry is None or entry[0] != self._key(path):
             return None
@@ -134,7 +132,7 @@ class Cache:
 
     def put(self, path: Path, told: dict[str, Known]) -> None:
         key = self._key(path)
-        if self.path is None or key is None or not all(_plain(k) for k in told.values()):
+        if key is None or not all(_plain(k) for k in told.values()):
             return
         entry = [key, {name: [list(k.choices), k.low, k.high, k.source] for name, k in told.items()}]
         self._load()[str(path)] = entry
