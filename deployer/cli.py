@@ -436,6 +436,7 @@ def apply(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, au
           plan_file: str | None, no_candidate: bool, verify: bool, log_sql: str | None) -> None:
     """Upload what changed; test each new function as a candidate, then replace the live one."""
     from deployer import console, lock, planfmt, readiness
+    from deployer.execute import start_ahead
     from deployer.plan import check_saved, read_saved
     from deployer.targets import set_query_tag
     from deployer.workflow import make_plan
@@ -449,6 +450,7 @@ def apply(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, au
         readiness.check_schema(session, state)
         with steps.step("resolving packages"):
             resolution = resolve_packages(state, session)  # before anything is uploaded
+        start_ahead(session, state, resolution)  # a worker's start overlaps what comes before its first test
         if not no_preflight:
             run_preflight(state, resolution, steps)
         with lock.held(session, state, "apply"):

@@ -106,8 +106,10 @@ class Interpreter:
 
 
 def interpreter_for(pins: tuple[str, ...], runtime: str, *, isolated: bool | None = None,
-                    constraints: tuple[str, ...] = (), progress: Progress | None = None) -> Interpreter:
-    """This Python when it satisfies every pin; else an isolated environment (built on demand)."""
+                    constraints: tuple[str, ...] = (), progress: Progress | None = None,
+                    build: bool = True) -> Interpreter | None:
+    """This Python when it satisfies every pin; else an isolated environment (built on demand;
+    with `build` False, None when it is not built yet)."""
     missing = mismatches(pins)
     if not missing:
         return Interpreter(sys.executable, False)
@@ -115,7 +117,7 @@ def interpreter_for(pins: tuple[str, ...], runtime: str, *, isolated: bool | Non
         return Interpreter(sys.executable, False,
                            "isolated environments are off: running in this Python, which does not have "
                            + ", ".join(missing))
-    return ensure(pins, runtime, constraints=constraints, progress=progress)
+    return ensure(pins, runtime, constraints=constraints, progress=progress, build=build)
 
 
 # --------------------------------------------------------------------------- interpreters
@@ -167,8 +169,9 @@ def env_hash(pins: tuple[str, ...], constraints: tuple[str, ...], python_version
 
 
 def ensure(pins: tuple[str, ...], runtime: str, *, constraints: tuple[str, ...] = (),
-           progress: Progress | None = None) -> Interpreter:
-    """The environment for `pins` on `runtime`'s Python: from the cache, else built now."""
+           progress: Progress | None = None, build: bool = True) -> Interpreter | None:
+    """The environment for `pins` on `runtime`'s Python: from the cache, else built now (None
+    instead when not `build`)."""
     base, note = find_python(runtime)
     version = _python_version(base)
     digest = env_hash(pins, constraints, version)
@@ -177,6 +180,8 @@ def ensure(pins: tuple[str, ...], runtime: str, *, constraints: tuple[str, ...] 
     python = final / "bin" / "python"
     if (final / MARKER).exists():
         return Interpreter(str(python), True, note)
+    if not build:
+        return None
     root.mkdir(parents=True, exist_ok=True)
     from filelock import FileLock, Timeout
 

@@ -181,8 +181,10 @@ class LocalSession:
         if self._workers is None:
             from deployer.engine.udf import Workers
 
-            cap, idle, reuse = self._workers_args
-            self._workers = Workers(cap, idle, reuse=reuse)
+            with self._guard:  # start_ahead's thread may ask first
+                if self._workers is None:
+                    cap, idle, reuse = self._workers_args
+                    self._workers = Workers(cap, idle, reuse=reuse)
         return self._workers
 
     def _rows(self) -> list[tuple]:
@@ -231,8 +233,8 @@ class LocalSession:
         self._pools.clear()
         workers = getattr(self, "_workers", None)
         if workers is not None:
+            workers.stop()  # first: a worker start_ahead begins from now on is not kept
             idle += workers.drain()
-            workers.stop()
         if idle:
             from deployer.engine.udf import close_all
 
@@ -818,12 +820,40 @@ class LocalSession:
         with self._guard:
             return self._build_locks.setdefault(key, threading.Lock())
 
+    def start_ahead(self, runtime: str, packages: tuple[str, ...], modules: tuple[str, ...]) -> None:
+        """A hint: functions with these PACKAGES are about to be created and called (apply,
+        before it plans and uploads). One worker of their interpreter starts now, in the
+        background, importing `modules`; the first such function loads into it, so the
+        interpreter's start and the frameworks' imports overlap the work before its first
+        call. Never builds an environment and never fails: a wrong hint costs an idle
+        process until the session closes."""
+        threading.Thread(target=self._start_ahead, args=(runtime, tuple(packages), tuple(modules)),
+                         daemon=True).start()
+
+    def _start_ahead(self, runtime: str, packages: tuple[str, ...], modules: tuple[str, ...]) -> None:
+        from deployer.engine import checks
+
+        try:
+            runtime = checks.check_runtime(runtime)
+            installed = self._installed(packages, runtime)
+            python = self._interpreter(installed, runtime, "", build=False)
+            if python is not None and not self._closed:
+                self.workers.start_ahead(python, self._workdir, self.udf_timeout,
+                                         (os.cpu_count() or 1) // self.udf_workers, modules)
+        except Exception:
+            pass  # a hint: the function's own start reports what is wrong
+
     def _python_for(self, fn: cat.Function) -> str:
         """The interpreter for a function's workers: this one when it has the installed
         packages, else an isolated environment with exactly them (deployer.envs)."""
+        return self._interpreter(fn.installed_packages, fn.runtime_version, self._label(fn))
+
+    def _interpreter(self, installed: tuple[str, ...], runtime: str, label: str, build: bool = True) -> str | None:
+        """See _python_for; with `build` False, None where an environment would be built, and
+        nothing is remembered."""
         from deployer import envs
 
-        key = (fn.installed_packages, fn.runtime_version)
+        key = (installed, runtime)
         with self._lock_for(key):  # one build per pin set, and a failed one is not retried per worker
             with self._guard:
                 known = self._interpreters.get(key)
@@ -833,18 +863,22 @@ class LocalSession:
                 return known
             try:
                 found = envs.interpreter_for(
-                    fn.installed_packages, fn.runtime_version, isolated=self.isolated_env,
-                    constraints=channel.constraints(fn.runtime_version, fn.installed_packages),
-                    progress=self.progress or envs.stderr)
+                    installed, runtime, isolated=self.isolated_env,
+                    constraints=channel.constraints(runtime, installed),
+                    progress=self.progress or envs.stderr, build=build)
             except envs.EnvError as exc:
-                error = SQLError(f"function {self._label(fn)}: {exc}")
+                if not build:
+                    return None
+                error = SQLError(f"function {label}: {exc}")
                 with self._guard:
                     self._interpreters[key] = error
                 raise error from None
-        with self._guard:
-            if found.note and found.isolated:  # e.g. the nearest Python; "isolation off" is the caller's to say
-                self.interpreter_notes.append(f"{self._label(fn)}: {found.note}")
-            self._interpreters[key] = found.python
+            if found is None or not build:
+                return None if found is None else found.python
+            with self._guard:
+                if found.note and found.isolated:  # e.g. the nearest Python; "isolation off" is the caller's to say
+                    self.interpreter_notes.append(f"{label}: {found.note}")
+                self._interpreters[key] = found.python
         return found.python
 
     def _unregister(self, fn: cat.Function) -> None:

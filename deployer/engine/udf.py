@@ -92,13 +92,22 @@ def kill_all() -> None:
 
 
 class Worker:
-    def __init__(self, spec: Spec, root: Path, timeout: float, threads: int = 1,
-                 python: str | None = None):
+    def __init__(self, spec: Spec | None, root: Path, timeout: float, threads: int = 1,
+                 python: str | None = None, preload: tuple[str, ...] = ()):
+        """A worker loading `spec`; with `spec` None, one started ahead of any function
+        (Workers.start_ahead): it imports `preload`, then waits as a spare for the setup of
+        the first function that adopts it (begin_rebind)."""
         self.spec = spec
         self.timeout = timeout
         self.root = root
-        self.dir, setup = self._prepare(spec)
-        tmp = Path(setup["tmp_dir"])
+        if spec is None:
+            self.dir = Path(tempfile.mkdtemp(prefix="w", dir=root))
+            tmp = self.dir / "tmp"
+            tmp.mkdir()
+            first: dict = {"preload": list(preload)}
+        else:
+            self.dir, first = self._prepare(spec)
+            tmp = Path(first["tmp_dir"])
         # Each worker gets its share of the cores: thread pools that spin (TensorFlow,
         # OpenMP, BLAS) would otherwise fight each other and the engine for them.
         share = str(max(1, threads))
@@ -120,8 +129,9 @@ class Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=tmp, env=env,
             start_new_session=True, pass_fds=(int(env["DEPLOYER_LIFELINE"]),))
         _live.add(self)
-        send(self.proc.stdin, setup)
-        self._hello(spec)
+        send(self.proc.stdin, first)
+        if spec is not None:
+            self._hello(spec)
 
     def _prepare(self, spec: Spec) -> tuple[Path, dict]:
         """A fresh folder, made here (import dir of hard links to the staged files, code,
@@ -277,6 +287,9 @@ def close_all(workers: list, grace: float = 0.5) -> None:
     closing N workers takes the longest of them, not the sum (TensorFlow takes 0.6-1.8 s
     to exit on its own)."""
     for w in workers:
+        if w.spec is None:  # started ahead and never given a function: nothing to finish
+            w.kill()
+            continue
         try:
             w.proc.stdin.close()
         except OSError:
@@ -349,6 +362,29 @@ class Workers:
                 self.live += 1
         self.trim()
         return []
+
+    def start_ahead(self, python: str, root: Path, timeout: float, threads: int,
+                    preload: tuple[str, ...]) -> None:
+        """A spare worker of `python`, started before any function needs it, importing
+        `preload` meanwhile (LocalSession.start_ahead); none when one is spare already, at
+        the cap, or when workers are not reused."""
+        with self.lock:
+            if (not self.reuse or self.done.is_set() or self.live >= self.cap
+                    or any(w.python == python for w in self.spares)):
+                return
+            self.live += 1
+        try:
+            w = Worker(None, root, timeout, threads, python, preload)
+        except BaseException:
+            self.stopped()
+            raise
+        with self.lock:
+            if not self.done.is_set():  # else the session closed meanwhile (stop() comes before drain())
+                self.spares.append(w)
+                self.unused[w] = (None, time.monotonic())
+                return
+            self.live -= 1
+        w.kill()
 
     def has_spare(self, python: str) -> bool:
         with self.lock:

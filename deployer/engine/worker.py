@@ -492,6 +492,10 @@ def main() -> None:
 
     base_filters = list(warnings.filters)
     setup = recv(inbox)
+    if setup is not None and "preload" in setup:  # started ahead of its function (udf.Worker)
+        _preload(setup["preload"])
+        following = recv(inbox)
+        setup = None if following is None else following["setup"]
     while setup is not None:
         before = set(sys.modules)
         try:
@@ -522,6 +526,18 @@ def main() -> None:
             _unload(setup, capture, base_filters, before)
             del func, call, marked
         setup = following
+
+
+def _preload(modules: list[str]) -> None:
+    """Import the frameworks the first function will need while the engine is still busy
+    creating it. One that fails to import is left for the handler's own import to report."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
 
 
 def _scalar(func, vectorized: bool):
