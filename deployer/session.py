@@ -30,6 +30,8 @@ class Result:
         return [dict(zip(self.columns, row)) for row in self.rows]
 
 
+# A target may also take hints the others lack: the local engine's start_ahead (see
+# deployer.execute.start_ahead), looked up with getattr, so every target still needs only these.
 class Session(Protocol):
     def run(self, sql: str) -> Result:
         """Run one SQL statement; raise deployer.errors.SQLError on failure."""

@@ -873,7 +873,7 @@ class LocalSession:
                 with self._guard:
                     self._interpreters[key] = error
                 raise error from None
-            if found is None or not build:
+            if not build:
                 return None if found is None else found.python
             with self._guard:
                 if found.note and found.isolated:  # e.g. the nearest Python; "isolation off" is the caller's to say
