@@ -629,13 +629,76 @@ class Pool:
         return []
 
 
+# pyarrow's to_numpy() and pa.array() import pandas (0.5-1 s, once per process): the engine
+# converts the types a function passes (DuckDB's DOUBLE, BIGINT, VARCHAR, BOOLEAN, JSON) itself,
+# to what pyarrow would give, and leaves the rest to pyarrow.
+
+
 def _to_numpy(column):
-    """Arrow -> numpy; integers with NULLs become objects (None), not floats."""
+    """Arrow -> numpy as pyarrow's to_numpy(zero_copy_only=False) gives it, except that
+    integers with NULLs become objects (None), not floats."""
     import numpy as np
     import pyarrow as pa
-    if column.null_count and pa.types.is_integer(column.type):
-        return np.array(column.to_pylist(), dtype=object)
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    kind, n = column.type, len(column)
+    if kind in (pa.float64(), pa.int64()):
+        if column.null_count and kind == pa.int64():
+            return _objects(column.to_pylist())
+        values = np.frombuffer(column.buffers()[1], dtype=np.float64 if kind == pa.float64() else np.int64,
+                               count=column.offset + n)[column.offset:]
+        if column.null_count:
+            values = values.copy()
+            values[~_valid(column)] = np.nan
+        return values
+    if kind == pa.bool_() and not column.null_count:
+        return np.array(column.to_pylist(), dtype=bool)
+    if pa.types.is_string(kind) or kind == pa.bool_():
+        return _objects(column.to_pylist())
     return column.to_numpy(zero_copy_only=False)
+
+
+def _objects(values: list):
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _valid(column):
+    """A boolean array: True where `column` holds a value."""
+    import numpy as np
+
+    bits = np.unpackbits(np.frombuffer(column.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[column.offset:column.offset + len(column)].astype(bool)
+
+
+def _plain_numbers(out, duck_type: str):
+    """An object array of None and plain Python floats (DOUBLE: ints too, where a float holds
+    them exactly) or ints (BIGINT) as a float array, NaN for None; else `out` unchanged."""
+    import numpy as np
+
+    if duck_type == "DOUBLE":
+        plain = all(v is None or type(v) is float or (type(v) is int and -2 ** 53 <= v <= 2 ** 53) for v in out)
+    else:
+        plain = all(v is None or (type(v) is int and -2 ** 53 <= v <= 2 ** 53) for v in out)
+    if not plain:
+        return out
+    return np.fromiter((np.nan if v is None else v for v in out), dtype=np.float64, count=len(out))
+
+
+def _from_numbers(kind, values, nulls=None):
+    """An Arrow array of `values` (contiguous, of `kind`'s width), NULL where `nulls`."""
+    import numpy as np
+    import pyarrow as pa
+
+    validity, count = None, 0
+    if nulls is not None and nulls.any():
+        count = int(nulls.sum())
+        validity = pa.py_buffer(np.packbits(~nulls, bitorder="little"))
+    return pa.Array.from_buffers(kind, len(values), [validity, pa.py_buffer(values)], null_count=count)
 
 
 def _arrow_type(duck_type: str):
@@ -658,6 +721,18 @@ def _to_arrow(out, duck_type: str, scale: int):
         out = np.round(out)  # NUMBER(38,0): Snowflake rounds a float result
     elif duck_type == "DOUBLE" and scale > 0:
         out = np.round(np.asarray(out, dtype=np.float64), scale)
+    if isinstance(out, np.ndarray) and out.ndim == 1 and out.dtype == object and duck_type in ("DOUBLE", "BIGINT"):
+        out = _plain_numbers(out, duck_type)  # a scalar handler's answers: Python numbers and None
+    if isinstance(out, np.ndarray) and out.ndim == 1:  # the usual answers, without pyarrow's pandas
+        if duck_type == "DOUBLE" and out.dtype.kind == "f":
+            values = np.ascontiguousarray(out, dtype=np.float64)
+            return _from_numbers(pa.float64(), values, np.isnan(values))  # NaN is NULL (from_pandas)
+        if duck_type == "BIGINT" and out.dtype.kind == "i":
+            return _from_numbers(pa.int64(), np.ascontiguousarray(out, dtype=np.int64))
+        if duck_type == "BIGINT" and out.dtype.kind == "f":  # rounded above
+            nulls = np.isnan(out)
+            if (np.abs(out[~nulls]) < 2.0 ** 63).all():  # else pyarrow says what is out of range
+                return _from_numbers(pa.int64(), np.where(nulls, 0, out).astype(np.int64), nulls)
     return pa.array(out, type=_arrow_type(duck_type), from_pandas=True)
 
 
