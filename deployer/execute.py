@@ -59,6 +59,7 @@ def start_ahead(session: Session, state, resolution, most: int = 2) -> None:
         return
     from deployer import frameworks
     from deployer.codegen import packages_for
+    from deployer.pins import artifact_paths
 
     seen: set[tuple] = set()
     for model in state.models:
@@ -67,8 +68,12 @@ def start_ahead(session: Session, state, resolution, most: int = 2) -> None:
             continue
         seen.add((model.runtime_version, packages))
         framework = frameworks.get(model.framework)
+        # Pickles whose classes name the modules its first call imports: the model when its
+        # framework pickles it, and the steps (scikit-learn's, whatever the model's framework).
+        pickled = artifact_paths(model)[0 if framework is not None and framework.pickled else 1:]
         # numpy and pandas: every handler imports them (templates/handler.py.j2)
-        hint(model.runtime_version, packages, ("numpy", "pandas") + (framework.modules if framework else ()))
+        hint(model.runtime_version, packages, ("numpy", "pandas") + (framework.modules if framework else ()),
+             tuple(str(p) for p in pickled))
         if len(seen) >= most:
             return
 

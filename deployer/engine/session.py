@@ -820,17 +820,20 @@ class LocalSession:
         with self._guard:
             return self._build_locks.setdefault(key, threading.Lock())
 
-    def start_ahead(self, runtime: str, packages: tuple[str, ...], modules: tuple[str, ...]) -> None:
+    def start_ahead(self, runtime: str, packages: tuple[str, ...], modules: tuple[str, ...],
+                    probe: tuple[str, ...] = ()) -> None:
         """A hint: functions with these PACKAGES are about to be created and called (apply,
         before it plans and uploads). One worker of their interpreter starts now, in the
-        background, importing `modules`; the first such function loads into it, so the
-        interpreter's start and the frameworks' imports overlap the work before its first
-        call. Never builds an environment and never fails: a wrong hint costs an idle
-        process until the session closes."""
-        threading.Thread(target=self._start_ahead, args=(runtime, tuple(packages), tuple(modules)),
-                         daemon=True).start()
+        background, importing `modules` and loading the pickled files `probe` once (the
+        first function's model and steps: their classes' modules); the first such function
+        loads into it, so the interpreter's start and the frameworks' imports overlap the
+        work before its first call. Never builds an environment and never fails: a wrong
+        hint costs an idle process until the session closes."""
+        threading.Thread(target=self._start_ahead,
+                         args=(runtime, tuple(packages), tuple(modules), tuple(probe)), daemon=True).start()
 
-    def _start_ahead(self, runtime: str, packages: tuple[str, ...], modules: tuple[str, ...]) -> None:
+    def _start_ahead(self, runtime: str, packages: tuple[str, ...], modules: tuple[str, ...],
+                     probe: tuple[str, ...] = ()) -> None:
         from deployer.engine import checks
 
         try:
@@ -839,7 +842,7 @@ class LocalSession:
             python = self._interpreter(installed, runtime, "", build=False)
             if python is not None and not self._closed:
                 self.workers.start_ahead(python, self._workdir, self.udf_timeout,
-                                         (os.cpu_count() or 1) // self.udf_workers, modules)
+                                         (os.cpu_count() or 1) // self.udf_workers, modules, probe)
         except Exception:
             pass  # a hint: the function's own start reports what is wrong
 

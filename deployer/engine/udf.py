@@ -93,10 +93,11 @@ def kill_all() -> None:
 
 class Worker:
     def __init__(self, spec: Spec | None, root: Path, timeout: float, threads: int = 1,
-                 python: str | None = None, preload: tuple[str, ...] = ()):
+                 python: str | None = None, preload: tuple[str, ...] = (), probe: tuple[str, ...] = ()):
         """A worker loading `spec`; with `spec` None, one started ahead of any function
-        (Workers.start_ahead): it imports `preload`, then waits as a spare for the setup of
-        the first function that adopts it (begin_rebind)."""
+        (Workers.start_ahead): it imports `preload` and loads the pickles `probe` once (see
+        worker._preload), then waits as a spare for the setup of the first function that
+        adopts it (begin_rebind)."""
         self.spec = spec
         self.timeout = timeout
         self.root = root
@@ -104,7 +105,7 @@ class Worker:
             self.dir = Path(tempfile.mkdtemp(prefix="w", dir=root))
             tmp = self.dir / "tmp"
             tmp.mkdir()
-            first: dict = {"preload": list(preload)}
+            first: dict = {"preload": list(preload), "probe": list(probe)}
         else:
             self.dir, first = self._prepare(spec)
             tmp = Path(first["tmp_dir"])
@@ -364,7 +365,7 @@ class Workers:
         return []
 
     def start_ahead(self, python: str, root: Path, timeout: float, threads: int,
-                    preload: tuple[str, ...]) -> None:
+                    preload: tuple[str, ...], probe: tuple[str, ...] = ()) -> None:
         """A spare worker of `python`, started before any function needs it, importing
         `preload` meanwhile (LocalSession.start_ahead); none when one is spare already, at
         the cap, or when workers are not reused."""
@@ -374,7 +375,7 @@ class Workers:
                 return
             self.live += 1
         try:
-            w = Worker(None, root, timeout, threads, python, preload)
+            w = Worker(None, root, timeout, threads, python, preload, probe)
         except BaseException:
             self.stopped()
             raise

@@ -493,7 +493,7 @@ def main() -> None:
     base_filters = list(warnings.filters)
     setup = recv(inbox)
     if setup is not None and "preload" in setup:  # started ahead of its function (udf.Worker)
-        _preload(setup["preload"])
+        _preload(setup["preload"], setup.get("probe", ()))
         following = recv(inbox)
         setup = None if following is None else following["setup"]
     while setup is not None:
@@ -528,14 +528,34 @@ def main() -> None:
         setup = following
 
 
-def _preload(modules: list[str]) -> None:
+PROBE_LIMIT = 50 << 20  # a bigger file would cost more to load twice than its imports save
+
+
+def _preload(modules: list[str], probe=()) -> None:
     """Import the frameworks the first function will need while the engine is still busy
-    creating it. One that fails to import is left for the handler's own import to report."""
+    creating it. One that fails to import is left for the handler's own import to report.
+
+    `probe`: pickled files of that function (its model, its steps), each loaded once and
+    dropped: unpickling imports the modules their classes live in (sklearn.linear_model ...),
+    which its first call would import otherwise. Warnings are ignored and not remembered: the
+    function's own load gives them again, to its log."""
     import importlib
+    import warnings
 
     for name in modules:
         try:
             importlib.import_module(name)
+        except Exception:
+            pass
+    for path in probe:
+        try:
+            if os.path.getsize(path) > PROBE_LIMIT:
+                continue
+            import joblib
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                joblib.load(path, mmap_mode="r")
         except Exception:
             pass
 

@@ -43,6 +43,21 @@ def test_the_first_function_runs_in_the_worker_started_ahead_with_its_modules_im
         assert second // 10 != ahead.proc.pid and second % 10 == 0
 
 
+def test_the_worker_started_ahead_loads_the_first_models_pickles_for_their_modules(tmp_path):
+    import fractions  # noqa: F401 - pickled below; the worker has not imported it
+    import pickle
+
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps({"w": fractions.Fraction(1, 3)}))
+    sees = SEES.replace("'wave'", "'fractions'")
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=True) as s:
+        s._start_ahead("3.11", (), (), (str(model), str(tmp_path / "missing.pkl")))
+        [ahead] = s.workers.spares
+        s.run(f"CREATE FUNCTION F(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+              f"HANDLER = 'f' AS $${sees}$$")
+        assert int(s.run("SELECT F(1.0)").rows[0][0]) == ahead.proc.pid * 10 + 1
+
+
 def test_one_worker_ahead_per_interpreter_and_none_without_reuse(tmp_path):
     with LocalSession(tmp_path / "a", "ML", "PUBLIC", reuse_workers=True) as s:
         s._start_ahead("3.11", (), ())
@@ -112,8 +127,8 @@ class _Hinted:
     def __init__(self):
         self.hints = []
 
-    def start_ahead(self, runtime, packages, modules):
-        self.hints.append((runtime, packages, modules))
+    def start_ahead(self, runtime, packages, modules, probe=()):
+        self.hints.append((runtime, packages, modules, probe))
 
 
 def test_apply_hints_the_first_distinct_package_lists_in_manifest_order(tmp_path):
@@ -126,4 +141,5 @@ def test_apply_hints_the_first_distinct_package_lists_in_manifest_order(tmp_path
     assert [h[2] for h in session.hints] == [("numpy", "pandas", "sklearn", "joblib"),
                                              ("numpy", "pandas", "xgboost", "joblib")]
     assert "scikit-learn" in " ".join(session.hints[0][1])
+    assert [[p.rsplit("/", 1)[-1] for p in h[3]] for h in session.hints] == [["a.joblib"], ["c.json"]]
     start_ahead(object(), state, Resolution({}))  # a target without the capability: nothing
