@@ -111,6 +111,7 @@ class LocalSession:
         self.parameters: dict[str, str] = {}  # ALTER SESSION SET ...
         self._con = None  # DuckDB, connected when a statement first needs it (self.con)
         self._row_tables: dict[str, None] = {}  # temporary tables of lifted rows made so far, oldest first
+        self._shape_cache = None  # translations kept by shape (deployer.engine.translate.ShapeCache)
         try:
             self.catalog = cat.load(self.path / "catalog.json")
             self._md5 = stages.Md5Cache(self.path / "stages" / ".md5.json")
@@ -318,7 +319,7 @@ class LocalSession:
         if stmt is not None:
             return Result(("status",), (), ("VARCHAR",))
         self._need_packages(sql)
-        t = _translate(sql, (self.database, self.schema), self._resolve_call)
+        t = self._translated(sql)
         self._create_rows(t)
         if t.kind == "SELECT":
             described = self.con.execute("DESCRIBE " + t.sql).fetchall()
@@ -903,11 +904,7 @@ class LocalSession:
 
         `table`: the call is in FROM as TABLE(f(...)); a table function anywhere else, or a
         scalar one there, is an error as in Snowflake."""
-        if len(name) > 3:
-            return None
-        db = name[0] if len(name) == 3 else self.database
-        schema = name[-2] if len(name) >= 2 else self.schema
-        candidates = self.catalog.overloads(db, schema, name[-1])
+        candidates = self._overloads_of(name)
         if not candidates:
             if len(name) > 1:
                 raise SQLError(f"SQL compilation error: Unknown function {'.'.join(name)}")
@@ -924,14 +921,33 @@ class LocalSession:
                            f"as TABLE({fn.name}(...))")
         if table and not fn.is_table:
             raise SQLError(f"SQL compilation error: {fn.name} is not a table function")
-        if fn.key not in self._registered:
-            self._register(fn)
-        self._pools[fn.key].warm()
+        self._calls(fn)
         import sqlglot
 
         exprs = list(args) + [sqlglot.parse_one(d, read="snowflake")
                               for d in fn.arg_defaults[len(args):]]
         return fn.duck_name, [sqltypes.duckdb_type(t) for t in fn.arg_types], exprs
+
+    def _translated(self, sql: str):
+        if self._shape_cache is None:
+            from deployer.engine.translate import ShapeCache
+
+            self._shape_cache = ShapeCache(self._overloads_of, self._calls)
+        return _translate(sql, (self.database, self.schema), self._resolve_call, self._shape_cache)
+
+    def _overloads_of(self, name: tuple[str, ...]) -> list[cat.Function]:
+        """The deployed functions a call of `name` (1 to 3 parts) may mean."""
+        if len(name) > 3:
+            return []
+        db = name[0] if len(name) == 3 else self.database
+        schema = name[-2] if len(name) >= 2 else self.schema
+        return self.catalog.overloads(db, schema, name[-1])
+
+    def _calls(self, fn: cat.Function) -> None:
+        """A statement calls `fn`: registered with DuckDB, its worker starting meanwhile."""
+        if fn.key not in self._registered:
+            self._register(fn)
+        self._pools[fn.key].warm()
 
     def _generic(self, sql: str) -> Result:
         answers = _PackagesAnswers(self, sql) if _PACKAGES_QUERY.fullmatch(sql) else None
@@ -940,7 +956,7 @@ class LocalSession:
             if known is not None:
                 return known
         self._need_packages(sql)
-        t = _translate(sql, (self.database, self.schema), self._resolve_call)
+        t = self._translated(sql)
         self._create_rows(t)
         cur = self.con.execute(t.sql)
         if self._udf_error is not None:
@@ -1070,12 +1086,12 @@ class _PackagesAnswers:
             pass  # a lost answer only costs running the query again
 
 
-def _translate(sql: str, current, resolve):
+def _translate(sql: str, current, resolve, shapes=None):
     # sqlglot takes ~0.3 s to import: only statements the engine does not parse by hand
     # (queries, DDL on tables) need it, so SHOW/LIST/DESCRIBE-only commands never load it.
     from deployer.engine.translate import translate
 
-    return translate(sql, current, resolve)
+    return translate(sql, current, resolve, shapes=shapes)
 
 
 def _fit_score(fn: cat.Function, args: list) -> int:

@@ -123,15 +123,17 @@ Resolver = Callable[[tuple[str, ...], list[exp.Expression]], object]
 
 
 def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolver,
-              lift: bool = True) -> Translated:
+              lift: bool = True, shapes: "ShapeCache | None" = None) -> Translated:
     """`resolve(name_parts, args)` returns (duck_name, [duck arg types], [arg exprs]) or None.
 
-    `lift`: translate a long run of literal rows without parsing each (see _lift_rows)."""
+    `lift`: translate a long run of literal rows without parsing each (see _lift_rows).
+    `shapes`: translations kept by shape (see ShapeCache)."""
+    plain = _translate if shapes is None else shapes.translate
     lifted = _lift_rows(sql) if lift else None
     if lifted is not None:
         short, sentinel, rows = lifted
         try:
-            out = _translate(short, current, resolve)
+            out = plain(short, current, resolve)
         except SQLError:
             out = None  # the whole statement again: its own message and positions
         if out is not None:
@@ -141,7 +143,7 @@ def translate(sql: str, current: tuple[str | None, str | None], resolve: Resolve
             duck = _put_back(out.sql, sentinel, rows)
             if duck is not None:
                 return Translated(duck, out.kind, out.name)
-    return _translate(sql, current, resolve)
+    return plain(sql, current, resolve)
 
 
 # A long run of literal rows (a synthetic batch, an INSERT of many rows) costs sqlglot about
@@ -169,9 +171,13 @@ def _lift_rows(sql: str) -> tuple[str, str, str] | None:
     rows = m.group("rows").lstrip()[1:].lstrip()  # without the leading comma
     first = re.match(_ROW, rows, re.IGNORECASE).group(0)
     width = len(re.findall(_LIT, first[1:-1], re.IGNORECASE))
-    sentinel = f"deployer_rows_{abs(hash(sql)):x}"
+    # The same marker each time, so that statements differing only in what they call keep
+    # one shape (ShapeCache); another where the statement holds that text already.
+    sentinel = "deployer_rows_lifted"
     if sentinel in sql:
-        return None
+        sentinel = f"deployer_rows_{abs(hash(sql)):x}"
+        if sentinel in sql:
+            return None
     stand_in = "('" + sentinel + "'" + ", NULL" * (width - 1) + ")"
     return head + ", " + stand_in + sql[m.end("rows"):], sentinel, rows
 
@@ -303,6 +309,151 @@ def _translate(sql: str, current: tuple[str | None, str | None], resolve: Resolv
     except SqlglotError as exc:
         raise NotSupportedError(_first_line(exc)) from None
     return Translated(duck, kind, target_name)
+
+
+# --------------------------------------------------------------------------- shapes
+# An apply tests every candidate with the same synthetic-batch query but for the function's
+# name: sqlglot would parse and write the same statement 500 times. ShapeCache keeps what a
+# statement translates to with each call of a deployed function replaced by a placeholder,
+# keyed by that text and by the overloads each call may mean; the next statement of that shape
+# costs sqlglot's tokenizer, not its parser and generator.
+
+_CALL = "DEPLOYER_CALL_"  # the placeholder of call k in a shape's text: DEPLOYER_CALL_0000
+_DUCK = "deployer_fn_"  # ... and of its DuckDB name in the translation: deployer_fn_0000
+
+
+class ShapeCache:
+    """Translations by shape, for one session.
+
+    `overloads(name_parts)`: the deployed functions a call of that name may mean, empty where
+    none; `use(fn)`: what resolving a call of `fn` does besides naming it (register it with
+    DuckDB, start its worker). A statement whose shape is new is translated as its shape, the
+    real `resolve` answering for each placeholder; anything unusual (an error, a placeholder
+    left in the text, as a column name made from an unaliased call) translates the statement
+    itself, as without it."""
+
+    LIMIT = 64
+
+    def __init__(self, overloads: Callable[[tuple[str, ...]], list], use: Callable[[object], None]):
+        self.overloads, self.use = overloads, use
+        self.known: dict[tuple, tuple | None] = {}  # key -> (duck text, kind, name, chosen) or None
+
+    def translate(self, sql: str, current: tuple[str | None, str | None], resolve: Resolver) -> Translated:
+        shape = self._shape(sql) if _CALL not in sql.upper() and _DUCK not in sql.lower() else None
+        if shape is None:
+            return _translate(sql, current, resolve)
+        text, calls = shape
+        key = (text, current, tuple(tuple((f.arg_types, f.arg_defaults, f.is_table) for f in found)
+                                    for _, found in calls))
+        if key in self.known:
+            entry = self.known[key]
+            if entry is None:  # a shape that cannot be kept
+                return _translate(sql, current, resolve)
+        else:
+            entry = self._learn(key, text, calls, current, resolve)
+            if entry is None:
+                return _translate(sql, current, resolve)
+            return entry  # _learn resolved each call already
+        duck, kind, name, chosen, case = entry
+        for k, ((_, found), index) in enumerate(zip(calls, chosen)):
+            fn = found[index]
+            self.use(fn)
+            duck = duck.replace(case(f"{_DUCK}{k:04d}"), case(fn.duck_name))
+        return Translated(duck, kind, name)
+
+    def _learn(self, key, text, calls, current, resolve) -> Translated | None:
+        chosen: dict[int, int] = {}
+        names: dict[int, str] = {}
+
+        def standing_in(name, args, table=False):
+            if len(name) == 1 and name[0].startswith(_CALL):
+                k = int(name[0][len(_CALL):])
+                real, found = calls[k]
+                duck_name, types, exprs = resolve(real, args, table=table)
+                chosen[k] = next(i for i, f in enumerate(found) if f.duck_name == duck_name)
+                names[k] = duck_name
+                return f"{_DUCK}{k:04d}", types, exprs
+            return resolve(name, args, table=table)
+
+        try:
+            out = _translate(text, current, standing_in)
+        except (SQLError, StopIteration, TypeError):
+            out = None
+        # sqlglot writes a function's name upper-cased (DuckDB's names ignore case): each
+        # placeholder must stand once in the text, in one of the two cases, and nowhere else.
+        case = None
+        if out is not None and _CALL not in out.sql.upper() and len(chosen) == len(calls):
+            for form in (str.upper, str):
+                if all(out.sql.count(form(f"{_DUCK}{k:04d}")) == 1 for k in range(len(calls))) and \
+                        out.sql.upper().count(_DUCK.upper()) == len(calls):
+                    case = form
+                    break
+        if len(self.known) >= self.LIMIT:
+            self.known.pop(next(iter(self.known)))
+        self.known[key] = None if case is None else (
+            out.sql, out.kind, out.name, tuple(chosen[k] for k in range(len(calls))), case)
+        if case is None:
+            return None
+        duck = out.sql
+        for k in range(len(calls)):
+            duck = duck.replace(case(f"{_DUCK}{k:04d}"), case(names[k]))
+        return Translated(duck, out.kind, out.name)
+
+    def _shape(self, sql: str) -> tuple[str, list] | None:
+        """(the text with each call of a deployed function replaced by its placeholder, the
+        calls as (name parts, overloads)), or None where the statement calls none."""
+        from sqlglot.errors import TokenError
+        from sqlglot.tokens import TokenType
+
+        try:
+            tokens = _dialect().tokenize(sql)
+        except (TokenError, SqlglotError):
+            return None
+        name_kinds = (TokenType.VAR, TokenType.IDENTIFIER)
+        pieces, calls, last, i, n = [], [], 0, 0, len(tokens)
+        while i < n:
+            t = tokens[i]
+            if t.token_type not in name_kinds or (i and tokens[i - 1].token_type == TokenType.DOT):
+                i += 1
+                continue
+            j = i
+            while j + 2 < n and tokens[j + 1].token_type == TokenType.DOT and tokens[j + 2].token_type in name_kinds:
+                j += 2
+            if j + 1 < n and tokens[j + 1].token_type == TokenType.L_PAREN:
+                parts = tuple(p.text if p.token_type == TokenType.IDENTIFIER else p.text.upper()
+                              for p in tokens[i:j + 1:2])
+                # sqlglot parses a name it knows as its own function, quoted or not: leave those be
+                found = self.overloads(parts) if parts[-1].upper() not in _known_functions() else None
+                if found:
+                    pieces += [sql[last:t.start], f"{_CALL}{len(calls):04d}"]
+                    last = tokens[j].end + 1
+                    calls.append((parts, found))
+            i = j + 1
+        if not calls:
+            return None
+        pieces.append(sql[last:])
+        return "".join(pieces), calls
+
+
+def _dialect():
+    global _DIALECT
+    if _DIALECT is None:
+        from sqlglot.dialects.snowflake import Snowflake
+        _DIALECT = Snowflake()
+    return _DIALECT
+
+
+def _known_functions() -> frozenset:
+    global _KNOWN
+    if _KNOWN is None:
+        parser = _dialect().parser_class
+        _KNOWN = frozenset(parser.FUNCTIONS) | frozenset(parser.FUNCTION_PARSERS) | \
+            frozenset(getattr(parser, "NO_PAREN_FUNCTIONS", ()))
+    return _KNOWN
+
+
+_DIALECT = None
+_KNOWN: frozenset | None = None
 
 
 def _lateral(call: exp.Expression, alias: exp.TableAlias | None) -> exp.Expression:
