@@ -89,3 +89,39 @@ def test_a_query_is_not_tokenized_by_hand_but_its_errors_say_where(tmp_path, sql
         with pytest.raises(SQLError) as err:
             s.run(sql)
     assert str(err.value).startswith("SQL compilation error: syntax error") and message in str(err.value)
+
+
+def _rows(rnd, n, width):
+    lits = ["1", "-2", "3.5", "NULL", "'a'", "TRUE", "1e3", "'x, (y)'"]
+    return ", ".join("(" + ", ".join(rnd.choice(lits) for _ in range(width)) + ")" for _ in range(n))
+
+
+def test_a_run_seen_before_is_found_as_the_pattern_finds_it():
+    # An apply's candidate tests repeat one run of rows: it is found by its text, and must be
+    # cut exactly where matching the pattern again would cut it (earlier rows, later rows, a
+    # run inside a comment or a string, the run twice).
+    import random
+
+    from deployer.engine import translate as T
+
+    rnd = random.Random(7)
+    runs = [", " + _rows(rnd, rnd.choice([16, 20, 40]), w) for w in (1, 2, 3, 3)]
+    shapes = ["SELECT {f}(C0) AS R FROM (VALUES (0){run}) AS T(C0)",
+              "SELECT * FROM (VALUES (0){run}) AS T(C0)",
+              "SELECT * FROM (VALUES {before}, (0){run}) AS T(C0)",
+              "SELECT * FROM (VALUES (0){run}, {after}) AS T(C0)",
+              "SELECT * FROM (VALUES {before}, (0){run}, {after}) AS T(C0)",
+              "SELECT '(0){run}' AS S, * FROM (VALUES (0){run}) AS T(C0)",
+              "SELECT 1 -- (0){run}\nFROM (VALUES (0){run}) AS T(C0)",
+              "INSERT INTO T VALUES (0){run}",
+              "SELECT * FROM (VALUES (0){run}) AS A, (VALUES (1){run}) AS B"]
+    for _ in range(400):
+        run = rnd.choice(runs)
+        width = run.count(",", 0, run.index(")")) if run.index(")") else 1
+        sql = rnd.choice(shapes).format(f=f"M{rnd.randrange(9)}", run=run,
+                                        before=_rows(rnd, rnd.randrange(1, 20), width),
+                                        after=_rows(rnd, rnd.randrange(1, 3), width))
+        remembered = T._lift_rows(sql)  # with whatever runs earlier statements left
+        T._RUNS.clear()
+        assert T._lift_rows(sql) == remembered, sql  # the pattern alone
+        T._remember_run(rnd.choice(runs))
