@@ -179,6 +179,17 @@ class Worker:
             shutil.rmtree(old, ignore_errors=True)
             raise WorkerError(f"the Python worker for {spec.label} exited") from None
 
+    def spared(self) -> bool:
+        """Tell the worker its function was dropped: it unloads the handler and removes the
+        folder now, while the engine goes on, instead of when the next function comes (an
+        apply drops each candidate a few statements before creating the next). False when the
+        worker is gone."""
+        try:
+            send(self.proc.stdin, {"spare": True})
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
     def finish_rebind(self) -> None:
         try:
             self._hello(self.spec)
@@ -356,13 +367,14 @@ class Workers:
         """Keep the idle workers of a closed pool for reuse; returns those not kept."""
         if not self.reuse:
             return idle
+        kept = [w for w in idle if w.spared()]
         with self.lock:
-            for w in idle:
+            for w in kept:
                 self.spares.append(w)
                 self.unused[w] = (None, time.monotonic())
                 self.live += 1
         self.trim()
-        return []
+        return [w for w in idle if w not in kept]
 
     def start_ahead(self, python: str, root: Path, timeout: float, threads: int,
                     preload: tuple[str, ...], probe: tuple[str, ...] = ()) -> None:

@@ -525,6 +525,12 @@ def main() -> None:
         if following is not None:
             _unload(setup, capture, base_filters, before)
             del func, call, marked
+            if following is _SPARE:  # its function was dropped: unloaded now, not when the next one comes
+                import shutil
+
+                shutil.rmtree(os.path.dirname(setup["import_dir"].rstrip("/")), ignore_errors=True)
+                following = recv(inbox)
+                following = None if following is None else following["setup"]
         setup = following
 
 
@@ -574,8 +580,12 @@ def _table(cls, kind: str, names: list, width: int):
     return call
 
 
+_SPARE = object()  # _serve's answer to "spare": the engine dropped the function (udf.Workers.spare)
+
+
 def _serve(channel, inbox, call, capture, discard: str | None = None):
-    """Answer batches until EOF (None) or a message to load another function (its setup).
+    """Answer batches until EOF (None), a message to load another function (its setup) or
+    one saying that this function was dropped (_SPARE).
 
     `discard`: the last function's folder, removed after the first answer (or at the end):
     the engine waits for that answer, not for the removal."""
@@ -589,6 +599,8 @@ def _serve(channel, inbox, call, capture, discard: str | None = None):
                 return None
             if "setup" in msg:
                 return msg["setup"]
+            if "spare" in msg:
+                return _SPARE
             try:
                 result = call([unpack(a) for a in msg["args"]], msg["n"], msg.get("step"))
                 send(channel, {"ok": True, "result": result, "logs": capture.take()})

@@ -140,6 +140,28 @@ def test_a_reused_worker_leaves_one_folder_behind_it(tmp_path):
         assert sorted(p.name for p in folder.iterdir()) == ["code", "imports", "tmp"]
 
 
+FREED = ("class _Held:\n    def __del__(self):\n        import os\n        open(os.environ['FREED_MARK'], 'w').close()\n"
+         "HELD = _Held()\ndef f(x):\n    return 1.0\n")
+
+
+def test_a_dropped_functions_worker_unloads_it_at_once_not_when_the_next_comes(tmp_path, monkeypatch):
+    # apply drops each candidate a few statements before it creates the next: the spare
+    # worker unloads the handler and removes its folder meanwhile.
+    mark = tmp_path / "freed"
+    monkeypatch.setenv("FREED_MARK", str(mark))
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=True) as s:
+        s.run(f"CREATE FUNCTION G0(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+              f"HANDLER = 'f' AS $${FREED}$$")
+        assert s.run("SELECT G0(1.0)").rows == ((1.0,),)
+        assert not mark.exists()
+        s.run("DROP FUNCTION G0(FLOAT)")
+        assert _wait_until(lambda: mark.exists() and not list(s._workdir.iterdir()), timeout=5)
+        assert len(s.workers.spares) == 1
+        s.run(f"CREATE FUNCTION G1(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+              f"HANDLER = 'f' AS $${REMEMBER}$$")
+        assert int(s.run("SELECT G1(1.0)").rows[0][0]) % 10 == 1  # the spare took it, fresh
+
+
 def test_without_reuse_a_dropped_functions_worker_stops(tmp_path):
     with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=False) as s:
         _create(s, 2)
