@@ -372,7 +372,7 @@ class ShapeCache:
 
     def __init__(self, overloads: Callable[[tuple[str, ...]], list], use: Callable[[object], None]):
         self.overloads, self.use = overloads, use
-        self.known: dict[tuple, tuple | None] = {}  # key -> (duck text, kind, name, chosen) or None
+        self.known: dict[tuple, tuple | None] = {}  # key -> (duck text, kind, name, chosen, case) or None
 
     def translate(self, sql: str, current: tuple[str | None, str | None], resolve: Resolver) -> Translated:
         shape = self._shape(sql) if _CALL not in sql.upper() and _DUCK not in sql.lower() else None
