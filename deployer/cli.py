@@ -436,10 +436,9 @@ def apply(load: Callable[[], Any], no_preflight: bool, no_isolated_env: bool, au
           plan_file: str | None, no_candidate: bool, verify: bool, log_sql: str | None) -> None:
     """Upload what changed; test each new function as a candidate, then replace the live one."""
     from deployer import console, lock, planfmt, readiness
-    from deployer.execute import start_ahead
     from deployer.plan import check_saved, read_saved
     from deployer.targets import set_query_tag
-    from deployer.workflow import make_plan
+    from deployer.workflow import make_plan, start_ahead
 
     isolation(no_isolated_env)
     saved = read_saved(plan_file) if plan_file else None

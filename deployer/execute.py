@@ -49,35 +49,6 @@ def execute(session: Session, plan: Plan, on_change: Callable[[Change], None] = 
     return done
 
 
-def start_ahead(session: Session, state, resolution, most: int = 2) -> None:
-    """Tell a target that takes the hint (the local engine: LocalSession.start_ahead) which
-    interpreters the functions apply is about to test will need: the first `most` distinct
-    PACKAGES lists in manifest order, the order apply tests them. A hint given before the
-    plan is known: an apply with nothing to do costs an idle process while it runs."""
-    hint = getattr(session, "start_ahead", None)
-    if hint is None:
-        return
-    from deployer import frameworks
-    from deployer.codegen import packages_for
-    from deployer.pins import artifact_paths
-
-    seen: set[tuple] = set()
-    for model in state.models:
-        packages = tuple(resolution.pins(model.name) or packages_for(model))
-        if (model.runtime_version, packages) in seen:
-            continue
-        seen.add((model.runtime_version, packages))
-        framework = frameworks.get(model.framework)
-        # Pickles whose classes name the modules its first call imports: the model when its
-        # framework pickles it, and the steps (scikit-learn's, whatever the model's framework).
-        pickled = artifact_paths(model)[0 if framework is not None and framework.pickled else 1:]
-        # numpy and pandas: every handler imports them (templates/handler.py.j2)
-        hint(model.runtime_version, packages, ("numpy", "pandas") + (framework.modules if framework else ()),
-             tuple(str(p) for p in pickled))
-        if len(seen) >= most:
-            return
-
-
 class _TestsFailed(Exception):
     pass
 

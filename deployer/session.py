@@ -31,7 +31,7 @@ class Result:
 
 
 # A target may also take hints the others lack: the local engine's start_ahead (see
-# deployer.execute.start_ahead), looked up with getattr, so every target still needs only these.
+# deployer.workflow.start_ahead), looked up with getattr, so every target still needs only these.
 class Session(Protocol):
     def run(self, sql: str) -> Result:
         """Run one SQL statement; raise deployer.errors.SQLError on failure."""

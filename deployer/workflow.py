@@ -39,3 +39,30 @@ def make_plan(state: DesiredState, session: Session, *, destroy: bool = False, r
     current = live.read(session, state, refresh=refresh, verify=verify)
     the_plan = plan(state, stage_sql, functions, current, destroy=destroy, candidates=candidates)
     return pins.annotate(state, the_plan, resolution), functions, current
+
+
+def start_ahead(session: Session, state: DesiredState, resolution: pins.Resolution, most: int = 2) -> None:
+    """Tell a target that takes the hint (the local engine: LocalSession.start_ahead) which
+    interpreters the functions apply is about to test will need: the first `most` distinct
+    PACKAGES lists in manifest order, the order apply tests them. A hint given before the
+    plan is known: an apply with nothing to do costs an idle process while it runs."""
+    hint = getattr(session, "start_ahead", None)
+    if hint is None:
+        return
+    from deployer import frameworks
+
+    seen: set[tuple] = set()
+    for model in state.models:
+        packages = tuple(resolution.pins(model.name) or codegen.packages_for(model))
+        if (model.runtime_version, packages) in seen:
+            continue
+        seen.add((model.runtime_version, packages))
+        framework = frameworks.get(model.framework)
+        # Pickles whose classes name the modules its first call imports: the model when its
+        # framework pickles it, and the steps (scikit-learn's, whatever the model's framework).
+        pickled = pins.artifact_paths(model)[0 if framework is not None and framework.pickled else 1:]
+        # numpy and pandas: every handler imports them (templates/handler.py.j2)
+        hint(model.runtime_version, packages, ("numpy", "pandas") + (framework.modules if framework else ()),
+             tuple(str(p) for p in pickled))
+        if len(seen) >= most:
+            return

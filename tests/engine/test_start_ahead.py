@@ -9,9 +9,9 @@ import time
 
 from deployer import envs
 from deployer.engine import LocalSession
-from deployer.execute import start_ahead
 from deployer.manifest.load import load_manifest
 from deployer.pins import Resolution
+from deployer.workflow import start_ahead
 
 # The handler imports nothing beyond os and sys: `wave` is in sys.modules only if preloaded.
 SEES = ("def f(x):\n    import os, sys\n"
