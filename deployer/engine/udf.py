@@ -667,7 +667,7 @@ def _to_numpy(column):
         return values
     if kind == pa.bool_() and not column.null_count:
         return np.array(column.to_pylist(), dtype=bool)
-    if pa.types.is_string(kind) or kind == pa.bool_():
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.bool_():
         return _objects(column.to_pylist())
     return column.to_numpy(zero_copy_only=False)
 
