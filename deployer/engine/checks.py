@@ -68,7 +68,6 @@ def _package_error(spec: str, why: str) -> SQLError:
 # generated for one manifest share all but their first lines, so a CREATE parses only those
 # (~1 ms, not ~10 ms for a whole generated handler).
 @functools.lru_cache(maxsize=64)  # a candidate and the function replacing it share a body
-@functools.lru_cache(maxsize=64)  # a candidate and the function replacing it have one handler
 def _top_level_names(source: str, what: str) -> frozenset[str]:
     pieces = per_piece(source, lambda text, line: _names(text))
     if pieces is not None:

@@ -12,20 +12,13 @@ from deployer.engine import LocalSession
 from deployer.manifest.load import load_manifest
 from deployer.pins import Resolution
 from deployer.workflow import start_ahead
+from tests.engine.test_worker_reaping import _alive
 
 # The handler imports nothing beyond os and sys: `wave` is in sys.modules only if preloaded.
 SEES = ("def f(x):\n    import os, sys\n"
         "    return os.getpid() * 10 + ('wave' in sys.modules)\n")
 CREATE = ("CREATE FUNCTION {}(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
           f"HANDLER = 'f' AS $${SEES}$$")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_the_first_function_runs_in_the_worker_started_ahead_with_its_modules_imported(tmp_path):
