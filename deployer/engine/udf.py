@@ -238,7 +238,12 @@ class Worker:
                 self._fill(time.monotonic() + 5)
         reply = self._receive()
         if not reply["ok"]:
-            raise _interpreter_error(reply["error"], self.spec, reply.get("logs", []))
+            err = _interpreter_error(reply["error"], self.spec, reply.get("logs", []))
+            # The handler raised and the worker answered in full: it takes the next batch as it
+            # is (as a Python process in Snowflake does), not a new process importing the
+            # frameworks again (preflight of models that all fail: one process, not one each).
+            err.answered = True
+            raise err
         return unpack(reply["result"]), reply.get("logs", [])
 
     @property
@@ -778,6 +783,7 @@ def _run_batch(pool: Pool, arrays: list, n: int, on_logs, on_error, failed=lambd
         ok = True
         return out
     except SQLError as exc:
+        ok = getattr(exc, "answered", False)
         if getattr(exc, "logs", None):
             on_logs(exc.logs)
         on_error(exc)

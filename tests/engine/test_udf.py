@@ -143,6 +143,18 @@ def test_failing_handler_reports_the_traceback(s):
     assert s.run("SELECT DIVIDE(4) AS V").rows == ((0.25,),)  # the engine keeps working
 
 
+def test_a_handler_error_keeps_its_worker(s):
+    # The worker answered the error in full: the next batch goes to the same process, whose
+    # module state (a model loaded, a counter) is as the handler left it.
+    fn(s, "PIDS", "import os\nCALLS = []\ndef f(a):\n    CALLS.append(a)\n    if a < 0:\n"
+               "        raise ValueError('negative')\n    return os.getpid() * 1000 + len(CALLS)\n")
+    before = s.run("SELECT PIDS(1) AS V").rows[0][0]
+    with pytest.raises(SQLError, match="ValueError: negative"):
+        s.run("SELECT PIDS(-1) AS V")
+    after = s.run("SELECT PIDS(2) AS V").rows[0][0]
+    assert after // 1000 == before // 1000 and after % 1000 > before % 1000 + 1
+
+
 def test_crashing_handler_fails_the_statement_then_recovers(s):
     fn(s, "CRASHY", "import os\ndef f(a):\n    if a == 13:\n        os._exit(3)\n    return a\n")
     with pytest.raises(SQLError, match=r"worker of function CRASHY\(FLOAT\) exited with code 3 \(crashed\)"):

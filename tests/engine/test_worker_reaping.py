@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
+import pytest
+
 from deployer.engine import LocalSession
+from deployer.errors import SQLError
 
 PID = "def f(x):\n    import os\n    return os.getpid()\n"
 
@@ -233,3 +237,19 @@ def test_processes_a_handler_started_outside_its_group_end_when_its_worker_is_ki
         udf.kill_all()  # what a signal to the CLI does
         assert _wait_until(lambda: not any(_alive(p) for p in pids), timeout=5), pids
         udf.halted = False
+
+
+def test_a_function_that_failed_hands_its_worker_to_the_next(tmp_path):
+    # Preflight of models that all fail on their first batch (a pickle from another
+    # scikit-learn): each failure used to cost a new process importing the frameworks.
+    failing = "def f(x):\n    import os\n    raise ValueError(f'pid={os.getpid()}')\n"
+    with LocalSession(tmp_path / "acct", "ML", "PUBLIC", udf_workers=1, reuse_workers=True) as s:
+        s.run(f"CREATE FUNCTION BAD(X FLOAT) RETURNS FLOAT LANGUAGE PYTHON RUNTIME_VERSION = '3.11' "
+              f"HANDLER = 'f' AS $${failing}$$")
+        with pytest.raises(SQLError, match="ValueError: pid=") as err:
+            s.run("SELECT BAD(1.0)")
+        first = int(re.search(r"pid=(\d+)", str(err.value)).group(1))
+        assert _alive(first)
+        s.run("DROP FUNCTION BAD(FLOAT)")
+        _create(s, 1)
+        assert int(s.run("SELECT F0(1.0)").rows[0][0]) == first
