@@ -381,25 +381,19 @@ class ShapeCache:
         text, calls = shape
         key = (text, current, tuple(tuple((f.arg_types, f.arg_defaults, f.is_table) for f in found)
                                     for _, found in calls))
-        if key in self.known:
-            entry = self.known[key]
-            if entry is None:  # a shape that cannot be kept
-                return _translate(sql, current, resolve)
-        else:
-            entry = self._learn(key, text, calls, current, resolve)
-            if entry is None:
-                return _translate(sql, current, resolve)
-            return entry  # _learn resolved each call already
+        entry = self.known[key] if key in self.known else self._learn(key, text, calls, current, resolve)
+        if entry is None:  # a shape that cannot be kept
+            return _translate(sql, current, resolve)
         duck, kind, name, chosen, case = entry
         for k, ((_, found), index) in enumerate(zip(calls, chosen)):
             fn = found[index]
-            self.use(fn)
+            self.use(fn)  # once more for a shape just learnt: registering and warming are idempotent
             duck = duck.replace(case(f"{_DUCK}{k:04d}"), case(fn.duck_name))
         return Translated(duck, kind, name)
 
-    def _learn(self, key, text, calls, current, resolve) -> Translated | None:
+    def _learn(self, key, text, calls, current, resolve) -> tuple | None:
+        """The entry kept for `key` (None: a shape that cannot be kept), its calls resolved."""
         chosen: dict[int, int] = {}
-        names: dict[int, str] = {}
 
         def standing_in(name, args, table=False):
             if len(name) == 1 and name[0].startswith(_CALL):
@@ -407,7 +401,6 @@ class ShapeCache:
                 real, found = calls[k]
                 duck_name, types, exprs = resolve(real, args, table=table)
                 chosen[k] = next(i for i, f in enumerate(found) if f.duck_name == duck_name)
-                names[k] = duck_name
                 return f"{_DUCK}{k:04d}", types, exprs
             return resolve(name, args, table=table)
 
@@ -426,14 +419,9 @@ class ShapeCache:
                     break
         if len(self.known) >= self.LIMIT:
             self.known.pop(next(iter(self.known)))
-        self.known[key] = None if case is None else (
+        entry = self.known[key] = None if case is None else (
             out.sql, out.kind, out.name, tuple(chosen[k] for k in range(len(calls))), case)
-        if case is None:
-            return None
-        duck = out.sql
-        for k in range(len(calls)):
-            duck = duck.replace(case(f"{_DUCK}{k:04d}"), case(names[k]))
-        return Translated(duck, out.kind, out.name)
+        return entry
 
     def _shape(self, sql: str) -> tuple[str, list] | None:
         """(the text with each call of a deployed function replaced by its placeholder, the
